@@ -1,0 +1,202 @@
+//! Plain configuration of one function run, as parsed from the command line.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+/// Where the WASI implementation runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isolation {
+    /// WASI in sysd, behind a KVM micro-VM boundary (the default).
+    Vm,
+    /// wasmtime-wasi's preview-1 implementation in this process: the
+    /// reference semantics and the benchmark baseline. Never chosen silently.
+    None,
+}
+
+impl FromStr for Isolation {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "vm" => Ok(Self::Vm),
+            "none" => Ok(Self::None),
+            other => Err(format!(
+                "unknown isolation `{other}` (expected `vm` or `none`)"
+            )),
+        }
+    }
+}
+
+/// A host directory granted to the function: `--dir HOST[::GUEST]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirMapping {
+    pub host: PathBuf,
+    pub guest: String,
+}
+
+impl FromStr for DirMapping {
+    type Err = String;
+
+    /// Parses `HOST[::GUEST]` as `wasmtime run --dir` does: without `::` the
+    /// guest sees the directory under the host path as written.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (host, guest) = match s.split_once("::") {
+            Some((host, guest)) => (host, guest),
+            None => (s, s),
+        };
+        if host.is_empty() {
+            return Err(format!("`{s}`: the host directory is empty"));
+        }
+        if guest.is_empty() {
+            return Err(format!("`{s}`: the guest path is empty"));
+        }
+        Ok(Self {
+            host: PathBuf::from(host),
+            guest: guest.to_owned(),
+        })
+    }
+}
+
+/// An environment variable for the function: `--env NAME=VAL`, or
+/// `--env NAME` to pass the host's value through (left unset if the host has
+/// none, as wasmtime does).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvVar {
+    pub name: String,
+    pub value: Option<String>,
+}
+
+impl FromStr for EnvVar {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (name, value) = match s.split_once('=') {
+            Some((name, value)) => (name, Some(value.to_owned())),
+            None => (s, None),
+        };
+        if name.is_empty() {
+            return Err(format!("`{s}`: the variable name is empty"));
+        }
+        Ok(Self {
+            name: name.to_owned(),
+            value,
+        })
+    }
+}
+
+/// Everything needed to run one function instance.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    /// Path of the `.wasm` or `.wat` module.
+    pub module: PathBuf,
+    /// Arguments after the module; `argv[0]` is derived from `module`.
+    pub args: Vec<OsString>,
+    pub env: Vec<EnvVar>,
+    pub dirs: Vec<DirMapping>,
+    pub isolation: Isolation,
+}
+
+impl RunConfig {
+    /// The guest's argv: the module's base name (so host paths do not leak,
+    /// as in `wasmtime run`) followed by the user's arguments.
+    pub fn argv(&self) -> Result<Vec<String>, crate::Error> {
+        let argv0 = self.module.file_name().unwrap_or(self.module.as_os_str());
+        std::iter::once(argv0)
+            .chain(self.args.iter().map(OsString::as_os_str))
+            .map(|arg| {
+                arg.to_str()
+                    .map(str::to_owned)
+                    .ok_or_else(|| crate::Error::NonUtf8Argument(arg.to_owned()))
+            })
+            .collect()
+    }
+
+    /// The guest's environment: explicit values, and inherited ones that the
+    /// host actually has.
+    pub fn environment(&self) -> Result<Vec<(String, String)>, crate::Error> {
+        let mut vars = Vec::with_capacity(self.env.len());
+        for var in &self.env {
+            let value = match &var.value {
+                Some(value) => value.clone(),
+                None => match std::env::var_os(&var.name) {
+                    Some(value) => value
+                        .into_string()
+                        .map_err(|_| crate::Error::NonUtf8Environment(var.name.clone()))?,
+                    None => continue,
+                },
+            };
+            vars.push((var.name.clone(), value));
+        }
+        Ok(vars)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dir_without_guest_path_uses_host_path() {
+        let dir: DirMapping = "/tmp/data".parse().expect("valid");
+        assert_eq!(dir.host, PathBuf::from("/tmp/data"));
+        assert_eq!(dir.guest, "/tmp/data");
+    }
+
+    #[test]
+    fn dir_splits_host_and_guest_at_double_colon() {
+        let dir: DirMapping = "./out::/work".parse().expect("valid");
+        assert_eq!(dir.host, PathBuf::from("./out"));
+        assert_eq!(dir.guest, "/work");
+    }
+
+    #[test]
+    fn dir_rejects_empty_sides() {
+        assert!("::/x".parse::<DirMapping>().is_err());
+        assert!("/x::".parse::<DirMapping>().is_err());
+    }
+
+    #[test]
+    fn env_with_value_keeps_everything_after_first_equals() {
+        let var: EnvVar = "A=b=c".parse().expect("valid");
+        assert_eq!(var.name, "A");
+        assert_eq!(var.value.as_deref(), Some("b=c"));
+    }
+
+    #[test]
+    fn env_without_value_inherits_or_is_skipped() {
+        let config = RunConfig {
+            module: PathBuf::from("/some/dir/m.wasm"),
+            args: vec![],
+            env: vec![
+                "PATH".parse().expect("valid"),
+                "WASC_SURELY_UNSET_VARIABLE".parse().expect("valid"),
+                "X=1".parse().expect("valid"),
+            ],
+            dirs: vec![],
+            isolation: Isolation::None,
+        };
+        let env = config.environment().expect("utf-8 env");
+        let names: Vec<_> = env.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["PATH", "X"]);
+    }
+
+    #[test]
+    fn argv0_is_the_module_base_name() {
+        let config = RunConfig {
+            module: PathBuf::from("/some/dir/m.wasm"),
+            args: vec!["a".into(), "--b".into()],
+            env: vec![],
+            dirs: vec![],
+            isolation: Isolation::None,
+        };
+        assert_eq!(config.argv().expect("utf-8"), ["m.wasm", "a", "--b"]);
+    }
+
+    #[test]
+    fn isolation_parses_known_names_only() {
+        assert_eq!("vm".parse::<Isolation>(), Ok(Isolation::Vm));
+        assert_eq!("none".parse::<Isolation>(), Ok(Isolation::None));
+        assert!("kvm".parse::<Isolation>().is_err());
+    }
+}

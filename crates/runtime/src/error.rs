@@ -1,0 +1,48 @@
+//! Errors found before a function's code runs.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("failed to read module `{}`: {source}", path.display())]
+    ReadModule {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("failed to parse module `{}` as WebAssembly text: {message}", path.display())]
+    ParseText { path: PathBuf, message: String },
+    // `{source:#}` prints wasmtime's cause chain on one line.
+    #[error("failed to compile module `{}`: {source:#}", path.display())]
+    CompileModule {
+        path: PathBuf,
+        source: wasmtime::Error,
+    },
+    #[error("module `{}` has no `_start` export: wasc runs WASI command modules", path.display())]
+    NoStartExport { path: PathBuf },
+    #[error("module `{}` exports `_start` with type {ty}, expected `[] -> []`", path.display())]
+    BadStartType { path: PathBuf, ty: String },
+    #[error("failed to create the wasmtime engine: {0:#}")]
+    CreateEngine(wasmtime::Error),
+    #[error("failed to link WASI: {0:#}")]
+    LinkWasi(wasmtime::Error),
+    #[error("failed to open directory `{}` for --dir: {source}", host.display())]
+    OpenDir {
+        host: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("failed to instantiate module `{}`: {source:#}", path.display())]
+    Instantiate {
+        path: PathBuf,
+        source: wasmtime::Error,
+    },
+    #[error("argument {0:?} is not valid UTF-8")]
+    NonUtf8Argument(OsString),
+    #[error("environment variable `{0}` is not valid UTF-8")]
+    NonUtf8Environment(String),
+    #[error(
+        "VM isolation is not available yet in this build; \
+         pass `--isolation none` to run WASI in process"
+    )]
+    VmUnavailable,
+}

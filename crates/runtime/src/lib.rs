@@ -1,0 +1,44 @@
+//! The WaSC runtime: loads a function's Wasm module and runs it with WASI in
+//! the isolation mode the user chose.
+//!
+//! Runs on the calling thread. Untrusted input: the module bytes (validated by
+//! wasmtime) and, once it runs, everything the module does.
+//!
+//! The pipeline reads like the design: [`RunConfig`] → [`load_module`] →
+//! isolation-specific linker and store → instantiate → call `_start` →
+//! [`Outcome`].
+
+mod config;
+mod error;
+mod inprocess;
+mod module;
+
+pub use config::{DirMapping, EnvVar, Isolation, RunConfig};
+pub use error::Error;
+pub use module::load_module;
+
+/// How a function run ended, mirroring what `wasmtime run` distinguishes.
+#[derive(Debug)]
+pub enum Outcome {
+    /// `_start` returned (status 0) or the module called `proc_exit(status)`.
+    Exited(i32),
+    /// Wasm code trapped (`unreachable`, out-of-bounds access, a host function
+    /// that traps on bad pointers, ...). The error carries wasmtime's
+    /// backtrace and the same context `wasmtime run` adds.
+    Trapped(wasmtime::Error),
+    /// A host function failed with an error that is not a trap, such as
+    /// `proc_exit` with a status outside `[0, 126)`.
+    Failed(wasmtime::Error),
+}
+
+/// Runs the module described by `config` to completion on this thread.
+///
+/// Errors are problems found before the module's code runs (unreadable or
+/// invalid module, bad `--dir`, unavailable isolation); everything that happens
+/// once `_start` is called is an [`Outcome`].
+pub fn run(config: &RunConfig) -> Result<Outcome, Error> {
+    match config.isolation {
+        Isolation::None => inprocess::run(config),
+        Isolation::Vm => Err(Error::VmUnavailable),
+    }
+}

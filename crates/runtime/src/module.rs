@@ -1,0 +1,109 @@
+//! Loading and checking a function module (untrusted bytes from the user).
+
+use std::path::Path;
+
+use wasmtime::{Engine, ExternType, Module};
+
+use crate::Error;
+
+/// Reads a `.wasm` or `.wat` file, compiles it, and checks that it is a WASI
+/// command: it must export `_start: [] -> []`.
+///
+/// `wasmtime run` silently does nothing for a module without `_start`; wasc
+/// refuses it, because a function that cannot be started is a deployment
+/// mistake the user should hear about.
+pub fn load_module(engine: &Engine, path: &Path) -> Result<Module, Error> {
+    let bytes = std::fs::read(path).map_err(|source| Error::ReadModule {
+        path: path.to_owned(),
+        source,
+    })?;
+    let binary = if wat::Detect::from_bytes(&bytes).is_wasm() {
+        std::borrow::Cow::Borrowed(&bytes[..])
+    } else {
+        wat::parse_bytes(&bytes).map_err(|error| Error::ParseText {
+            path: path.to_owned(),
+            message: text_error_line(error, path),
+        })?
+    };
+    let module = Module::new(engine, &binary).map_err(|source| Error::CompileModule {
+        path: path.to_owned(),
+        source,
+    })?;
+    match module.get_export("_start") {
+        Some(ExternType::Func(ty)) if ty.params().len() == 0 && ty.results().len() == 0 => {
+            Ok(module)
+        }
+        Some(ty) => Err(Error::BadStartType {
+            path: path.to_owned(),
+            ty: format!("{ty:?}"),
+        }),
+        None => Err(Error::NoStartExport {
+            path: path.to_owned(),
+        }),
+    }
+}
+
+/// wat renders errors as a message followed by a source snippet; keep the
+/// message and the `file:line:col` location on one line.
+fn text_error_line(mut error: wat::Error, path: &Path) -> String {
+    error.set_path(path);
+    let rendered = error.to_string();
+    let mut lines = rendered.lines();
+    let message = lines.next().unwrap_or("invalid text").trim();
+    match lines.next().and_then(|l| l.trim().strip_prefix("--> ")) {
+        Some(location) => format!("{message} (at {location})"),
+        None => message.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn load_text(text: &[u8]) -> Result<Module, Error> {
+        let mut file = tempfile::NamedTempFile::new().expect("temp file");
+        file.write_all(text).expect("write module");
+        load_module(&Engine::default(), file.path())
+    }
+
+    #[test]
+    fn accepts_wat_command() {
+        assert!(load_text(b"(module (func (export \"_start\")))").is_ok());
+    }
+
+    #[test]
+    fn rejects_module_without_start() {
+        let err = load_text(b"(module (func (export \"main\")))").expect_err("no _start");
+        assert!(matches!(err, Error::NoStartExport { .. }), "{err}");
+    }
+
+    #[test]
+    fn rejects_start_with_parameters() {
+        let err =
+            load_text(b"(module (func (export \"_start\") (param i32)))").expect_err("bad _start");
+        assert!(matches!(err, Error::BadStartType { .. }), "{err}");
+    }
+
+    #[test]
+    fn rejects_truncated_binary_with_one_line_message() {
+        let err = load_text(b"\0asm\x01\0\0\0\x01").expect_err("truncated");
+        assert!(matches!(err, Error::CompileModule { .. }), "{err}");
+        assert!(!err.to_string().contains('\n'), "one line: {err}");
+    }
+
+    #[test]
+    fn rejects_bad_text_with_one_line_message() {
+        let err = load_text(b"this is not wasm").expect_err("bad text");
+        assert!(matches!(err, Error::ParseText { .. }), "{err}");
+        assert!(!err.to_string().contains('\n'), "one line: {err}");
+        assert!(err.to_string().contains(":1:1"), "location: {err}");
+    }
+
+    #[test]
+    fn missing_file_names_the_path() {
+        let err =
+            load_module(&Engine::default(), Path::new("/nonexistent/m.wasm")).expect_err("missing");
+        assert!(err.to_string().contains("/nonexistent/m.wasm"), "{err}");
+    }
+}

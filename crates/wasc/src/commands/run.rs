@@ -1,0 +1,70 @@
+//! `wasc run`: the options users know from `wasmtime run`, plus
+//! `--isolation`.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+use wasc_runtime::{DirMapping, EnvVar, Isolation, Outcome, RunConfig};
+
+/// The exit status `wasmtime run` uses for a trap on Unix: that of a process
+/// killed by SIGABRT.
+const TRAP_EXIT_STATUS: u8 = 128 + 6;
+
+/// Runs a WebAssembly command module.
+#[derive(Debug, Args)]
+#[command(trailing_var_arg = true)]
+pub struct RunCommand {
+    /// Grant access to a host directory, seen by the guest at GUEST (default:
+    /// the host path as written).
+    #[arg(long = "dir", value_name = "HOST_DIR[::GUEST_DIR]")]
+    dirs: Vec<DirMapping>,
+
+    /// Pass an environment variable to the guest; `--env NAME` passes the
+    /// host's value through if it has one.
+    #[arg(long = "env", value_name = "NAME[=VAL]")]
+    env: Vec<EnvVar>,
+
+    /// Where WASI runs: `vm` (sysd in a micro-VM) or `none` (in process,
+    /// wasmtime-wasi).
+    #[arg(long, value_name = "vm|none", default_value = "vm")]
+    isolation: Isolation,
+
+    /// The module (`.wasm` or `.wat`) followed by the arguments it receives.
+    #[arg(value_name = "MODULE", required = true, num_args = 1..)]
+    module_and_args: Vec<OsString>,
+}
+
+impl RunCommand {
+    pub fn execute(self) -> anyhow::Result<ExitCode> {
+        let mut rest = self.module_and_args.into_iter();
+        let module = PathBuf::from(rest.next().expect("clap requires MODULE"));
+        let config = RunConfig {
+            module,
+            args: rest.collect(),
+            env: self.env,
+            dirs: self.dirs,
+            isolation: self.isolation,
+        };
+        Ok(match wasc_runtime::run(&config)? {
+            Outcome::Exited(status) => exit_code(status),
+            Outcome::Trapped(error) => {
+                // The same report as `wasmtime run`: the cause chain with the
+                // Wasm backtrace.
+                eprintln!("Error: {error:?}");
+                ExitCode::from(TRAP_EXIT_STATUS)
+            }
+            Outcome::Failed(error) => {
+                eprintln!("Error: {error:?}");
+                ExitCode::FAILURE
+            }
+        })
+    }
+}
+
+/// WASI statuses are `[0, 126)` (wasmtime-wasi refuses others before they
+/// get here), so the conversion only guards against a broken invariant.
+fn exit_code(status: i32) -> ExitCode {
+    u8::try_from(status).map_or(ExitCode::FAILURE, ExitCode::from)
+}
