@@ -1,0 +1,5 @@
+//! Prints a line, then executes `unreachable`.
+fn main() {
+    println!("about to trap");
+    core::arch::wasm32::unreachable();
+}
