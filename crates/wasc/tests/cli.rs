@@ -1,0 +1,151 @@
+//! The `wasc` command line: bad input gives one clear line on stderr and a
+//! non-zero exit, never a panic; exit statuses match `wasmtime run`.
+
+mod harness;
+
+use harness::wasc;
+
+/// Asserts a failed run printed exactly one `Error:` line mentioning `needle`.
+fn assert_one_line_error(observed: &harness::Observed, needle: &str) {
+    assert_eq!(observed.status, Some(1), "{observed:?}");
+    let lines: Vec<_> = observed.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line expected: {:?}", observed.stderr);
+    assert!(lines[0].starts_with("Error: "), "{:?}", lines[0]);
+    assert!(
+        lines[0].contains(needle),
+        "{:?} should mention {needle:?}",
+        lines[0]
+    );
+    assert!(
+        !observed.stderr.contains("panicked"),
+        "{:?}",
+        observed.stderr
+    );
+}
+
+fn temp_module(bytes: &[u8]) -> tempfile::NamedTempFile {
+    let file = tempfile::Builder::new()
+        .suffix(".wasm")
+        .tempfile()
+        .expect("temp file");
+    std::fs::write(file.path(), bytes).expect("write module");
+    file
+}
+
+fn example() -> String {
+    format!("{}/../../examples/hello.wat", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn bundled_example_prints_greeting() {
+    let out = wasc(&["run", "--isolation", "none", &example()]);
+    assert_eq!(out.status, Some(0), "{out:?}");
+    assert_eq!(out.stdout, "Hello from a WaSC function!\n");
+    assert_eq!(out.stderr, "");
+}
+
+#[test]
+fn vm_isolation_is_refused_until_it_exists() {
+    let out = wasc(&["run", &example()]);
+    assert_one_line_error(&out, "VM isolation is not available yet");
+    assert_eq!(out.stdout, "", "must not fall back to in-process WASI");
+}
+
+#[test]
+fn missing_module_names_the_path() {
+    let out = wasc(&["run", "--isolation", "none", "/nonexistent/module.wasm"]);
+    assert_one_line_error(&out, "/nonexistent/module.wasm");
+}
+
+#[test]
+fn garbage_module_is_rejected() {
+    let module = temp_module(b"this is not wasm");
+    let out = wasc(&[
+        "run",
+        "--isolation",
+        "none",
+        module.path().to_str().expect("utf-8"),
+    ]);
+    assert_one_line_error(&out, "as WebAssembly text: expected `(`");
+}
+
+#[test]
+fn truncated_module_is_rejected() {
+    let full = std::fs::read(wasc_test_guests::TRAP).expect("guest");
+    let module = temp_module(&full[..full.len() / 2]);
+    let out = wasc(&[
+        "run",
+        "--isolation",
+        "none",
+        module.path().to_str().expect("utf-8"),
+    ]);
+    assert_one_line_error(&out, "failed to compile module");
+}
+
+#[test]
+fn module_without_start_is_rejected() {
+    let module = temp_module(b"(module (func (export \"main\")))");
+    let out = wasc(&[
+        "run",
+        "--isolation",
+        "none",
+        module.path().to_str().expect("utf-8"),
+    ]);
+    assert_one_line_error(&out, "no `_start` export");
+}
+
+#[test]
+fn unknown_import_is_rejected() {
+    let module = temp_module(b"(module (import \"env\" \"f\" (func)) (func (export \"_start\")))");
+    let out = wasc(&[
+        "run",
+        "--isolation",
+        "none",
+        module.path().to_str().expect("utf-8"),
+    ]);
+    assert_one_line_error(&out, "failed to instantiate");
+}
+
+#[test]
+fn missing_dir_is_rejected() {
+    let out = wasc(&[
+        "run",
+        "--isolation",
+        "none",
+        "--dir",
+        "/nonexistent-dir::/d",
+        &example(),
+    ]);
+    assert_one_line_error(&out, "/nonexistent-dir");
+}
+
+#[test]
+fn unknown_isolation_is_a_usage_error() {
+    let out = wasc(&["run", "--isolation", "kvm", &example()]);
+    assert_eq!(out.status, Some(2), "{out:?}");
+    assert!(
+        out.stderr.contains("unknown isolation `kvm`"),
+        "{:?}",
+        out.stderr
+    );
+}
+
+#[test]
+fn arguments_after_the_module_belong_to_the_guest() {
+    let out = wasc(&[
+        "run",
+        "--isolation",
+        "none",
+        wasc_test_guests::ARGS_ENV,
+        "--dir",
+        "x",
+        "--isolation",
+    ]);
+    assert_eq!(out.status, Some(0), "{out:?}");
+    assert!(out.stdout.contains("argv[1] = \"--dir\""), "{}", out.stdout);
+    assert!(
+        out.stdout.contains("argv[3] = \"--isolation\""),
+        "{}",
+        out.stdout
+    );
+}

@@ -1,0 +1,129 @@
+//! Differential tests: every WASI test guest, run through `wasc`, must
+//! produce the golden report recorded from the reference implementation.
+//!
+//! Each case runs once per isolation mode listed in `differential!`. Only
+//! `none` exists today; when the VM path lands, adding `vm` there runs the
+//! whole suite against sysd unchanged.
+
+mod harness;
+
+use harness::{check, run, Case, Mode};
+use wasc_test_guests as guests;
+
+macro_rules! differential {
+    ($($name:ident => $case:expr;)*) => {
+        mod isolation_none {
+            use super::*;
+            $( #[test] fn $name() { check(&$case, Mode::None) } )*
+        }
+    };
+}
+
+differential! {
+    args_env => Case::new("args_env", guests::ARGS_ENV)
+        .no_dir()
+        .args(&["first", "with space", "--flag", "ünïcode", ""])
+        .env(&["A=1", "EMPTY=", "B=x=y", "WASC_TEST_INHERITED", "WASC_TEST_UNSET_VARIABLE"]);
+    clocks => Case::new("clocks", guests::CLOCKS).no_dir();
+    random => Case::new("random", guests::RANDOM).no_dir();
+    stdio => Case::new("stdio", guests::STDIO).no_dir().stdin(b"hello stdin\nsecond line");
+    files => Case::new("files", guests::FILES).file("existing.txt", b"0123456789");
+    dirs => Case::new("dirs", guests::DIRS).file("file.txt", b"file").file("full/x", b"x");
+    links => Case::new("links", guests::LINKS).file("target.txt", b"target");
+    fd_ops => Case::new("fd_ops", guests::FD_OPS).file("a.txt", b"A").file("b.txt", b"B");
+    poll => Case::new("poll", guests::POLL).file("data.txt", b"data");
+    sockets => Case::new("sockets", guests::SOCKETS).no_dir();
+    exit_0 => Case::new("exit_0", guests::EXIT).no_dir().args(&["0"]);
+    exit_3 => Case::new("exit_3", guests::EXIT).no_dir().args(&["3"]);
+    exit_125 => Case::new("exit_125", guests::EXIT).no_dir().args(&["125"]);
+    exit_126_is_refused => Case::new("exit_126", guests::EXIT).no_dir().args(&["126"]);
+    trap => Case::new("trap", guests::TRAP).no_dir();
+    c_libc_tour => Case::new("c_libc_tour", guests::C_LIBC_TOUR)
+        .args(&["7"])
+        .env(&["GREETING=hello from the host"])
+        .file("existing.txt", b"x");
+}
+
+/// Every case of the `bad_args` guest (pointers outside memory, bad UTF-8,
+/// enum values and flags outside their types), each in its own process,
+/// gathered into one report: which calls answer with an errno and which end
+/// the run is part of the reference behaviour.
+const BAD_ARG_CASES: &[&str] = &[
+    "args_sizes_get",
+    "args_get",
+    "environ_sizes_get",
+    "environ_get",
+    "clock_time_get",
+    "clock_res_get_straddle",
+    "random_get",
+    "random_get_straddle",
+    "random_get_huge_len",
+    "fd_write_iovs",
+    "fd_write_buf",
+    "fd_write_nwritten",
+    "fd_write_many_iovs",
+    "fd_read_buf",
+    "fd_fdstat_get",
+    "fd_filestat_get",
+    "fd_prestat_get",
+    "fd_prestat_dir_name",
+    "fd_readdir",
+    "path_open_path",
+    "path_open_bad_utf8",
+    "path_open_result",
+    "path_create_directory",
+    "poll_oneoff_in",
+    "poll_oneoff_out",
+    "poll_oneoff_bad_tag",
+    "clock_res_get_bad_id",
+    "clock_time_get_bad_id",
+    "fd_seek_bad_whence",
+    "fd_advise_bad_advice",
+    "fd_fdstat_set_flags_undefined_bits",
+    "path_open_undefined_oflags",
+];
+
+fn bad_args_report(mode: Mode) -> String {
+    let mut report = String::new();
+    for case in BAD_ARG_CASES {
+        let observed = run(
+            &Case::new("bad_args", guests::BAD_ARGS)
+                .args(&[case])
+                .stdin(b"input")
+                .file("f.txt", b"f"),
+            mode,
+        );
+        // The last cause line says why the run ended.
+        let reason = observed
+            .stderr
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .unwrap_or("");
+        report += &format!(
+            "== {case}\nstatus: {:?}\nstdout: {:?}\nreason: {reason:?}\n",
+            observed.status,
+            observed.stdout.trim_end(),
+        );
+    }
+    report
+}
+
+#[test]
+fn bad_args_none() {
+    let report = bad_args_report(Mode::None);
+    let golden =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/expected/bad_args.txt");
+    if std::env::var_os("WASC_BLESS").is_some() {
+        std::fs::write(&golden, &report).expect("write golden");
+        return;
+    }
+    let expected = std::fs::read_to_string(&golden).expect("golden file; record with WASC_BLESS=1");
+    assert_eq!(
+        report,
+        expected,
+        "bad-pointer behaviour differs from {}",
+        golden.display()
+    );
+}
