@@ -1,0 +1,31 @@
+//! sysd's portable logic: everything that does not need to be in ring 3
+//! builds for the host too, where it is unit-tested and fuzzed. The ring-3
+//! entry points in `src/bin` are thin wrappers that supply a [`Machine`].
+//!
+//! Untrusted input: every [`wasc_wire::Request`] (from the host, which sysd
+//! does not trust either) and, later, the Wasm module's memory.
+
+#![no_std]
+
+pub mod selftest;
+
+#[cfg(target_os = "none")]
+pub mod rt;
+
+/// What sysd needs from the machine it runs on, so the logic above it can run
+/// natively in tests. The ring-3 implementation uses raw memory access and
+/// inline assembly.
+pub trait Machine {
+    /// Reads a byte at an arbitrary guest address (may fault).
+    fn read_byte(&mut self, address: u64) -> u8;
+    /// Writes a byte at an arbitrary guest address (may fault).
+    fn write_byte(&mut self, address: u64, value: u8);
+    /// Transfers control to `address` (may fault).
+    fn jump(&mut self, address: u64);
+    /// Executes an invalid instruction.
+    fn invalid_opcode(&mut self);
+    /// Executes a privileged instruction.
+    fn privileged(&mut self);
+    /// Uses up the stack.
+    fn overflow_stack(&mut self);
+}

@@ -1,0 +1,240 @@
+//! The sysd micro-VM: a KVM guest with no kernel. The host builds the whole
+//! guest state — page tables, GDT, TSS, IDT with ring-0 fault stubs — loads
+//! the sysd image and starts one vCPU directly in ring 3 at sysd's entry.
+//!
+//! [`Vm::build`] reads like the boot sequence in `docs/design.md`. Runs on
+//! the thread that owns the [`Vm`]. Untrusted input: everything sysd writes
+//! (call page, registers, ring-0 stack contents) and the sysd image bytes.
+
+mod arch;
+mod call;
+mod elf;
+mod memory;
+mod paging;
+mod vcpu;
+
+use kvm_bindings::{kvm_userspace_memory_region, CpuId, KVM_MAX_CPUID_ENTRIES};
+use kvm_ioctls::{Kvm, VcpuFd, VmFd};
+use wasc_wire::{layout, Request, Response, Status};
+
+pub use elf::SysdImage;
+pub use memory::GuestRam;
+pub use vcpu::Fault;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("KVM is not available: /dev/kvm: {0}")]
+    KvmUnavailable(std::io::Error),
+    #[error("failed to query supported CPUID: {0}")]
+    SupportedCpuid(kvm_ioctls::Error),
+    #[error("invalid sysd image: {0}")]
+    Image(#[from] elf::Error),
+    #[error("failed to set up guest RAM: {0}")]
+    GuestRam(#[from] memory::Error),
+    #[error("KVM_CREATE_VM failed: {0}")]
+    CreateVm(kvm_ioctls::Error),
+    #[error("failed to register guest RAM with KVM: {0}")]
+    AttachRam(kvm_ioctls::Error),
+    #[error("KVM_CREATE_VCPU failed: {0}")]
+    CreateVcpu(kvm_ioctls::Error),
+    #[error("failed to set the vCPU's {what}: {source}")]
+    ConfigureVcpu {
+        what: &'static str,
+        source: kvm_ioctls::Error,
+    },
+    #[error("sysd failed to boot: {0}")]
+    Boot(vcpu::Error),
+    #[error("{0}")]
+    Vcpu(#[from] vcpu::Error),
+    #[error("a call takes at most 9 arguments, got {0}")]
+    TooManyArguments(usize),
+    #[error("sysd broke the call protocol: {0}")]
+    Protocol(String),
+}
+
+/// An open `/dev/kvm` and what it supports, shared by every VM.
+#[derive(Debug)]
+pub struct Hypervisor {
+    kvm: Kvm,
+    cpuid: CpuId,
+}
+
+impl Hypervisor {
+    pub fn open() -> Result<Self, Error> {
+        let kvm = Kvm::new()
+            .map_err(|e| Error::KvmUnavailable(std::io::Error::from_raw_os_error(e.errno())))?;
+        // Long mode needs the guest CPUID to advertise it (KVM checks EFER.LME
+        // against it); sysd sees the host's supported set.
+        let cpuid = kvm
+            .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
+            .map_err(Error::SupportedCpuid)?;
+        Ok(Self { kvm, cpuid })
+    }
+}
+
+/// Plain configuration of a sysd VM.
+#[derive(Debug, Clone, Copy)]
+pub struct VmConfig<'a> {
+    /// The sysd ELF image.
+    pub sysd: &'a [u8],
+}
+
+/// What sysd answered to a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reply {
+    pub errno: u32,
+    pub value: u64,
+}
+
+/// A booted sysd VM. Dropping it destroys the VM and frees its memory.
+#[derive(Debug)]
+pub struct Vm {
+    // Declared first so they are closed before the memory they map is freed.
+    vcpu: VcpuFd,
+    _vm: VmFd,
+    ram: GuestRam,
+    seq: u64,
+}
+
+impl Vm {
+    /// Builds a VM from `config` and runs sysd until its first yield.
+    pub fn build(hypervisor: &Hypervisor, config: &VmConfig<'_>) -> Result<Self, Error> {
+        let image = SysdImage::parse(config.sysd)?;
+        let ram = create_guest_ram(&image)?;
+        let vm = hypervisor.kvm.create_vm().map_err(Error::CreateVm)?;
+        attach_ram(&vm, &ram)?;
+        let vcpu = create_vcpu(hypervisor, &vm, image.entry)?;
+        let mut vm = Vm {
+            vcpu,
+            _vm: vm,
+            ram,
+            seq: 0,
+        };
+        vcpu::run_until_yield(&mut vm.vcpu, &vm.ram).map_err(Error::Boot)?;
+        Ok(vm)
+    }
+
+    /// Sync transport: writes the request and runs sysd on this thread until
+    /// it answers.
+    pub fn call(&mut self, function: u32, args: &[u64]) -> Result<Reply, Error> {
+        if args.len() > 9 {
+            return Err(Error::TooManyArguments(args.len()));
+        }
+        self.seq += 1;
+        let mut request = Request {
+            seq: self.seq,
+            function,
+            nargs: args.len() as u32,
+            args: [0; 9],
+        };
+        request.args[..args.len()].copy_from_slice(args);
+        let page = call::CallPageRef::new(&self.ram)?;
+        page.write_request(request);
+        vcpu::run_until_yield(&mut self.vcpu, &self.ram)?;
+        check_response(self.seq, page.read_response())
+    }
+
+    /// The guest RAM, for tests and for the window code.
+    pub fn ram(&self) -> &GuestRam {
+        &self.ram
+    }
+}
+
+/// Validates a response copied out of the call page.
+fn check_response(seq: u64, response: Response) -> Result<Reply, Error> {
+    if response.seq != seq {
+        return Err(Error::Protocol(format!(
+            "answered request {} while {seq} was pending",
+            response.seq
+        )));
+    }
+    match Status::from_raw(response.status) {
+        Some(Status::Done) => Ok(Reply {
+            errno: response.errno,
+            value: response.value,
+        }),
+        _ => Err(Error::Protocol(format!(
+            "yielded with status {:#x} instead of done",
+            response.status
+        ))),
+    }
+}
+
+fn create_guest_ram(image: &SysdImage<'_>) -> Result<GuestRam, Error> {
+    let ram = GuestRam::new(layout::RAM_END as usize)?;
+    paging::write_page_tables(&ram)?;
+    arch::write_system_tables(&ram)?;
+    image.load(&ram)?;
+    Ok(ram)
+}
+
+fn attach_ram(vm: &VmFd, ram: &GuestRam) -> Result<(), Error> {
+    let region = kvm_userspace_memory_region {
+        slot: 0,
+        flags: 0,
+        guest_phys_addr: 0,
+        memory_size: ram.len() as u64,
+        userspace_addr: ram.host_address(),
+    };
+    // SAFETY: the region is `ram`'s whole mapping, which outlives the VM
+    // (`Vm` drops `vcpu` and `_vm` before `ram`).
+    unsafe { vm.set_user_memory_region(region) }.map_err(Error::AttachRam)
+}
+
+fn create_vcpu(hypervisor: &Hypervisor, vm: &VmFd, entry: u64) -> Result<VcpuFd, Error> {
+    let vcpu = vm.create_vcpu(0).map_err(Error::CreateVcpu)?;
+    let configure = |what| move |source| Error::ConfigureVcpu { what, source };
+    vcpu.set_cpuid2(&hypervisor.cpuid)
+        .map_err(configure("CPUID"))?;
+    let sregs = vcpu.get_sregs().map_err(configure("special registers"))?;
+    vcpu.set_sregs(&arch::initial_sregs(sregs))
+        .map_err(configure("special registers"))?;
+    vcpu.set_regs(&arch::initial_regs(entry))
+        .map_err(configure("registers"))?;
+    Ok(vcpu)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_for_another_request_is_a_protocol_error() {
+        let response = Response {
+            seq: 3,
+            status: Status::Done as u32,
+            ..Default::default()
+        };
+        assert!(matches!(
+            check_response(4, response),
+            Err(Error::Protocol(_))
+        ));
+    }
+
+    #[test]
+    fn unknown_status_is_a_protocol_error() {
+        let response = Response {
+            seq: 4,
+            status: 99,
+            ..Default::default()
+        };
+        assert!(matches!(
+            check_response(4, response),
+            Err(Error::Protocol(_))
+        ));
+    }
+
+    #[test]
+    fn done_response_is_accepted() {
+        let response = Response {
+            seq: 4,
+            status: Status::Done as u32,
+            errno: 8,
+            value: 5,
+        };
+        assert_eq!(
+            check_response(4, response).expect("valid"),
+            Reply { errno: 8, value: 5 }
+        );
+    }
+}

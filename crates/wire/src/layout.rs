@@ -1,0 +1,33 @@
+//! The guest address-space layout. Guest virtual addresses equal guest
+//! physical addresses. Every region is a whole number of 2 MiB pages, the
+//! page size the VMM maps with (1 GiB pages triple-fault on these hosts).
+//!
+//! ```text
+//! 0x0000_0000  system page   supervisor only: page tables, GDT, IDT, TSS,
+//!                            ring-0 stubs and stacks
+//! 0x0020_0000  sysd text     user, read + execute
+//! 0x0040_0000  sysd data     user, read + write, no execute (.data, .bss)
+//! 0x0060_0000  guard         not mapped: catches stack overflow
+//! 0x0080_0000  sysd stack    user, read + write, no execute; grows down
+//! 0x00a0_0000  call page     user, read + write, no execute
+//! 0x1_0000_0000 Wasm linear memory window (up to 4 GiB), user, rw, no execute
+//! ```
+
+/// The size of every mapping.
+pub const PAGE_2M: u64 = 2 << 20;
+
+pub const SYSTEM: u64 = 0;
+pub const SYSD_TEXT: u64 = 0x0020_0000;
+pub const SYSD_DATA: u64 = 0x0040_0000;
+pub const STACK_GUARD: u64 = 0x0060_0000;
+pub const SYSD_STACK: u64 = 0x0080_0000;
+/// Initial `rsp` of sysd.
+pub const SYSD_STACK_TOP: u64 = SYSD_STACK + PAGE_2M;
+pub const CALL_PAGE: u64 = 0x00a0_0000;
+/// End of the guest RAM slot.
+pub const RAM_END: u64 = CALL_PAGE + PAGE_2M;
+
+/// Where the function's linear memory appears in sysd's address space.
+pub const WINDOW: u64 = 0x1_0000_0000;
+/// The largest linear memory (wasm32): 4 GiB.
+pub const WINDOW_MAX: u64 = 0x1_0000_0000;

@@ -1,0 +1,168 @@
+//! The call-page protocol between the WaSC host and sysd, and the guest
+//! memory layout both sides must agree on. `no_std`, no dependencies: this is
+//! the only crate compiled into both the host and the sysd image.
+//!
+//! Everything in a call page is written by one side and read by the other;
+//! each reader treats what the other side wrote as untrusted and validates it
+//! (the host validates [`Response`], sysd validates [`Request`]). See
+//! `docs/call-page.md`.
+
+#![no_std]
+
+pub mod layout;
+
+/// A WASI call or control request, written by the host.
+///
+/// A WASI call is `(function id, up to 9 raw arguments)`: the raw `i32`/`i64`
+/// values wasmtime passed to the import, zero-extended.
+#[repr(C, align(64))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Request {
+    /// Incremented by the host for every request; echoed in the response.
+    pub seq: u64,
+    /// What to do: a [`Function`] id.
+    pub function: u32,
+    /// How many of `args` are meaningful.
+    pub nargs: u32,
+    pub args: [u64; 9],
+}
+
+/// What sysd answers, written by sysd.
+#[repr(C, align(64))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Response {
+    /// The `seq` of the request this answers.
+    pub seq: u64,
+    /// A [`Status`] value.
+    pub status: u32,
+    /// WASI errno when `status` is `Done` (0 = success).
+    pub errno: u32,
+    /// A function-specific result value.
+    pub value: u64,
+}
+
+/// The whole call page. It lives at [`layout::CALL_PAGE`] in the guest.
+#[repr(C, align(4096))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallPage {
+    pub request: Request,
+    pub response: Response,
+}
+
+/// Where sysd's panic handler puts its message inside the call page; the
+/// message length is in [`Response::value`].
+pub const PANIC_MESSAGE_OFFSET: usize = 256;
+/// The longest panic message the host reads.
+pub const PANIC_MESSAGE_MAX: usize = 4096 - PANIC_MESSAGE_OFFSET;
+
+/// Values of [`Response::status`].
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Nothing answered yet.
+    Idle = 0,
+    /// The request is complete; `errno` and `value` hold the result.
+    Done = 1,
+}
+
+impl Status {
+    /// Decodes a status word written by the other side.
+    pub fn from_raw(raw: u32) -> Option<Self> {
+        match raw {
+            0 => Some(Self::Idle),
+            1 => Some(Self::Done),
+            _ => None,
+        }
+    }
+}
+
+/// Request function ids.
+///
+/// The `SELFTEST_*` ids are understood only by the self-test sysd the VMM's
+/// tests run: ping/echo and deliberate faults.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Function {
+    /// Answer `value = args[0] + 1`.
+    SelftestPing = 0x1000,
+    /// Answer `value` = the sum of `args[..nargs]`, proving all arguments
+    /// arrive.
+    SelftestSum = 0x1001,
+    /// Read a byte from `args[0]` (a page fault if unmapped).
+    SelftestRead = 0x1002,
+    /// Write a byte to `args[0]`.
+    SelftestWrite = 0x1003,
+    /// Jump to `args[0]`.
+    SelftestJump = 0x1004,
+    /// Execute `ud2`.
+    SelftestInvalidOpcode = 0x1005,
+    /// Execute a privileged instruction (`hlt`) in ring 3: #GP.
+    SelftestPrivileged = 0x1006,
+    /// Recurse until the stack runs out.
+    SelftestStackOverflow = 0x1007,
+}
+
+impl Function {
+    /// Decodes a function id written by the host.
+    pub fn from_raw(raw: u32) -> Option<Self> {
+        use Function::*;
+        [
+            SelftestPing,
+            SelftestSum,
+            SelftestRead,
+            SelftestWrite,
+            SelftestJump,
+            SelftestInvalidOpcode,
+            SelftestPrivileged,
+            SelftestStackOverflow,
+        ]
+        .into_iter()
+        .find(|f| *f as u32 == raw)
+    }
+}
+
+/// I/O ports sysd and the ring-0 stubs use to exit to the host. Port I/O is
+/// the cheapest exit from guest ring 3 on these hosts (architecture.md).
+pub mod port {
+    /// sysd wrote a response (or is idle) and yields the vCPU.
+    pub const YIELD: u16 = 0x10;
+    /// sysd's panic handler: the panic message is in the call page's
+    /// response area. Ends the instance.
+    pub const PANIC: u16 = 0x11;
+    /// A ring-0 exception stub: the exception frame is on the ring-0 stack.
+    /// The host accepts it only from CPL 0.
+    pub const FAULT: u16 = 0x12;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::mem::{align_of, offset_of, size_of};
+
+    #[test]
+    fn request_and_response_sit_on_their_own_cache_lines() {
+        assert_eq!(align_of::<Request>(), 64);
+        assert_eq!(size_of::<Request>(), 128);
+        assert_eq!(offset_of!(CallPage, request), 0);
+        assert_eq!(offset_of!(CallPage, response), 128);
+        assert_eq!(size_of::<CallPage>(), 4096);
+    }
+
+    #[test]
+    fn field_offsets_are_stable() {
+        assert_eq!(offset_of!(Request, seq), 0);
+        assert_eq!(offset_of!(Request, function), 8);
+        assert_eq!(offset_of!(Request, nargs), 12);
+        assert_eq!(offset_of!(Request, args), 16);
+        assert_eq!(offset_of!(Response, status), 8);
+        assert_eq!(offset_of!(Response, errno), 12);
+        assert_eq!(offset_of!(Response, value), 16);
+    }
+
+    #[test]
+    fn unknown_ids_do_not_decode() {
+        assert_eq!(Status::from_raw(7), None);
+        assert_eq!(Function::from_raw(0), None);
+        assert_eq!(Function::from_raw(0x1000), Some(Function::SelftestPing));
+    }
+}
