@@ -50,6 +50,14 @@ pub enum Error {
     TooManyArguments(usize),
     #[error("sysd broke the call protocol: {0}")]
     Protocol(String),
+    #[error("cannot map a linear memory of {len:#x} bytes at {base:#x}: {why}")]
+    Window {
+        base: usize,
+        len: usize,
+        why: &'static str,
+    },
+    #[error("failed to register the linear-memory window with KVM: {0}")]
+    AttachWindow(kvm_ioctls::Error),
 }
 
 /// An open `/dev/kvm` and what it supports, shared by every VM.
@@ -86,14 +94,19 @@ pub struct Reply {
     pub value: u64,
 }
 
+/// The KVM slot of the linear-memory window.
+const WINDOW_SLOT: u32 = 1;
+
 /// A booted sysd VM. Dropping it destroys the VM and frees its memory.
 #[derive(Debug)]
 pub struct Vm {
     // Declared first so they are closed before the memory they map is freed.
     vcpu: VcpuFd,
-    _vm: VmFd,
+    vm: VmFd,
     ram: GuestRam,
     seq: u64,
+    /// Host base and accessible length of the mapped linear memory.
+    window: Option<(usize, usize)>,
 }
 
 impl Vm {
@@ -106,9 +119,10 @@ impl Vm {
         let vcpu = create_vcpu(hypervisor, &vm, image.entry)?;
         let mut vm = Vm {
             vcpu,
-            _vm: vm,
+            vm,
             ram,
             seq: 0,
+            window: None,
         };
         vcpu::run_until_yield(&mut vm.vcpu, &vm.ram).map_err(Error::Boot)?;
         Ok(vm)
@@ -126,6 +140,7 @@ impl Vm {
             function,
             nargs: args.len() as u32,
             args: [0; 9],
+            window_len: self.window.map_or(0, |(_, len)| len as u64),
         };
         request.args[..args.len()].copy_from_slice(args);
         let page = call::CallPageRef::new(&self.ram)?;
@@ -134,9 +149,68 @@ impl Vm {
         check_response(self.seq, page.read_response())
     }
 
-    /// The guest RAM, for tests and for the window code.
+    /// The guest RAM.
     pub fn ram(&self) -> &GuestRam {
         &self.ram
+    }
+
+    /// Maps `len` bytes of host memory at `base` — the function's linear
+    /// memory — at [`layout::WINDOW`] in sysd's address space, replacing any
+    /// earlier window. Call it again with the new length after the memory
+    /// grows; the memory must not move (wasmtime's `memory_may_move(false)`).
+    /// Only `len` bytes are registered with KVM: the rest of the last 2 MiB
+    /// page is unbacked, and a sysd access there stops the VM with
+    /// [`vcpu::Error::Unbacked`].
+    ///
+    /// # Safety
+    ///
+    /// `base..base + len` must stay mapped and owned by this function
+    /// instance until the window is replaced or the `Vm` dropped: sysd reads
+    /// and writes it.
+    pub unsafe fn map_window(&mut self, base: *mut u8, len: usize) -> Result<(), Error> {
+        let (base_addr, page) = (base as usize, 4096);
+        let why = if base_addr % page != 0 {
+            Some("the base is not page-aligned")
+        } else if len % page != 0 {
+            Some("the length is not a whole number of pages")
+        } else if len as u64 > layout::WINDOW_MAX {
+            Some("the length exceeds the 4 GiB window")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(Error::Window {
+                base: base_addr,
+                len,
+                why,
+            });
+        }
+        if self.window == Some((base_addr, len)) {
+            return Ok(());
+        }
+        // KVM cannot resize a slot: delete it, then add the new extent.
+        if self.window.take().is_some() {
+            self.set_window_slot(0, 0)?;
+        }
+        if len > 0 {
+            self.set_window_slot(base_addr as u64, len as u64)?;
+        }
+        paging::map_window(&self.ram, len as u64)?;
+        self.window = Some((base_addr, len));
+        Ok(())
+    }
+
+    fn set_window_slot(&self, host: u64, len: u64) -> Result<(), Error> {
+        let region = kvm_userspace_memory_region {
+            slot: WINDOW_SLOT,
+            flags: 0,
+            guest_phys_addr: layout::WINDOW,
+            memory_size: len,
+            userspace_addr: host,
+        };
+        // SAFETY: size 0 deletes the slot; otherwise the caller of
+        // `map_window` guarantees the memory outlives the mapping.
+        unsafe { self.vm.set_user_memory_region(region) }.map_err(Error::AttachWindow)
     }
 }
 

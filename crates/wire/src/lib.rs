@@ -25,6 +25,10 @@ pub struct Request {
     /// How many of `args` are meaningful.
     pub nargs: u32,
     pub args: [u64; 9],
+    /// The accessible length of the linear-memory window at
+    /// [`layout::WINDOW`] for this request. sysd checks every access to the
+    /// function's memory against it.
+    pub window_len: u64,
 }
 
 /// What sysd answers, written by sysd.
@@ -154,6 +158,7 @@ mod tests {
         assert_eq!(offset_of!(Request, function), 8);
         assert_eq!(offset_of!(Request, nargs), 12);
         assert_eq!(offset_of!(Request, args), 16);
+        assert_eq!(offset_of!(Request, window_len), 88);
         assert_eq!(offset_of!(Response, status), 8);
         assert_eq!(offset_of!(Response, errno), 12);
         assert_eq!(offset_of!(Response, value), 16);
