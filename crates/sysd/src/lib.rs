@@ -28,4 +28,6 @@ pub trait Machine {
     fn privileged(&mut self);
     /// Uses up the stack.
     fn overflow_stack(&mut self);
+    /// The per-instance values the host wrote into the call page.
+    fn instance(&mut self) -> wasc_wire::Instance;
 }

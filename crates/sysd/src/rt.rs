@@ -40,6 +40,12 @@ pub fn serve(mut handler: impl FnMut(&Request) -> Response) -> ! {
     }
 }
 
+/// The per-instance values the host wrote into the call page.
+pub fn instance() -> wasc_wire::Instance {
+    // SAFETY: the call page is mapped for ring 3; volatile: host-written.
+    unsafe { addr_of!((*call_page()).instance).read_volatile() }
+}
+
 /// Writes into the call page's panic-message area, truncating.
 struct PanicWriter {
     len: usize,

@@ -53,6 +53,7 @@ pub fn handle(request: &Request, machine: &mut impl Machine) -> Response {
             machine.overflow_stack();
             done(0, 0)
         }
+        Function::SelftestSeed => done(0, machine.instance().seed[0]),
     }
 }
 
@@ -88,6 +89,11 @@ mod tests {
         fn overflow_stack(&mut self) {
             self.faults += 1;
         }
+        fn instance(&mut self) -> wasc_wire::Instance {
+            wasc_wire::Instance {
+                seed: [17, 0, 0, 0],
+            }
+        }
     }
 
     fn request(function: Function, args: &[u64]) -> Request {
@@ -95,7 +101,7 @@ mod tests {
             seq: 7,
             function: function as u32,
             nargs: args.len() as u32,
-            args: [0; 9],
+            ..Default::default()
         };
         request.args[..args.len()].copy_from_slice(args);
         request
@@ -125,6 +131,15 @@ mod tests {
         assert_eq!(handle(&r, &mut Recorder::default()).errno, ERRNO_INVAL);
         r.nargs = u32::MAX;
         assert_eq!(handle(&r, &mut Recorder::default()).errno, ERRNO_INVAL);
+    }
+
+    #[test]
+    fn seed_comes_from_the_instance_area() {
+        let response = handle(
+            &request(Function::SelftestSeed, &[]),
+            &mut Recorder::default(),
+        );
+        assert_eq!(response.value, 17);
     }
 
     #[test]

@@ -4,7 +4,9 @@
 
 use std::marker::PhantomData;
 
-use wasc_wire::{layout, CallPage, Request, Response, PANIC_MESSAGE_MAX, PANIC_MESSAGE_OFFSET};
+use wasc_wire::{
+    layout, CallPage, Instance, Request, Response, PANIC_MESSAGE_MAX, PANIC_MESSAGE_OFFSET,
+};
 
 use crate::memory::{Error, GuestRam};
 
@@ -29,6 +31,11 @@ impl<'a> CallPageRef<'a> {
         // (checked in `new`), which outlives `self`; a volatile write of a
         // plain-data struct cannot be elided or torn into a reference.
         unsafe { std::ptr::addr_of_mut!((*self.page).request).write_volatile(request) }
+    }
+
+    pub fn write_instance(&self, instance: Instance) {
+        // SAFETY: as in `write_request`.
+        unsafe { std::ptr::addr_of_mut!((*self.page).instance).write_volatile(instance) }
     }
 
     /// A copy of the response; every bit pattern is a valid `Response`, so

@@ -11,14 +11,20 @@ mod call;
 mod elf;
 mod memory;
 mod paging;
+mod pool;
+mod template;
 mod vcpu;
 
-use kvm_bindings::{kvm_userspace_memory_region, CpuId, KVM_MAX_CPUID_ENTRIES};
+use kvm_bindings::{
+    kvm_fpu, kvm_regs, kvm_sregs, kvm_userspace_memory_region, CpuId, KVM_MAX_CPUID_ENTRIES,
+};
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
-use wasc_wire::{layout, Request, Response, Status};
+use wasc_wire::{layout, Instance, Request, Response, Status};
 
 pub use elf::SysdImage;
 pub use memory::GuestRam;
+pub use pool::Pool;
+pub use template::Template;
 pub use vcpu::Fault;
 
 #[derive(Debug, thiserror::Error)]
@@ -58,6 +64,13 @@ pub enum Error {
     },
     #[error("failed to register the linear-memory window with KVM: {0}")]
     AttachWindow(kvm_ioctls::Error),
+    #[error("failed to read the vCPU's {what}: {source}")]
+    SaveVcpu {
+        what: &'static str,
+        source: kvm_ioctls::Error,
+    },
+    #[error("failed to draw the instance seed from getrandom: {0}")]
+    Seed(std::io::Error),
 }
 
 /// An open `/dev/kvm` and what it supports, shared by every VM.
@@ -107,25 +120,122 @@ pub struct Vm {
     seq: u64,
     /// Host base and accessible length of the mapped linear memory.
     window: Option<(usize, usize)>,
+    /// A call failed in a way that leaves sysd's state unknown; the VM must
+    /// not be reused.
+    failed: bool,
 }
 
 impl Vm {
-    /// Builds a VM from `config` and runs sysd until its first yield.
+    /// Builds a VM from scratch: loads `config.sysd` into fresh memory and
+    /// runs it until its first yield. (A [`Template`] does this once for
+    /// many VMs.)
     pub fn build(hypervisor: &Hypervisor, config: &VmConfig<'_>) -> Result<Self, Error> {
         let image = SysdImage::parse(config.sysd)?;
-        let ram = create_guest_ram(&image)?;
-        let vm = hypervisor.kvm.create_vm().map_err(Error::CreateVm)?;
-        attach_ram(&vm, &ram)?;
-        let vcpu = create_vcpu(hypervisor, &vm, image.entry)?;
-        let mut vm = Vm {
+        let ram = GuestRam::new(layout::RAM_END as usize)?;
+        write_guest_image(&ram, &image)?;
+        let mut vm = Self::boot_fresh(hypervisor, ram, image.entry)?;
+        vm.begin_instance()?;
+        Ok(vm)
+    }
+
+    /// Creates the VM over `ram` with the initial ring-3 state at `entry`
+    /// and runs sysd until it first yields.
+    pub(crate) fn boot_fresh(
+        hypervisor: &Hypervisor,
+        ram: GuestRam,
+        entry: u64,
+    ) -> Result<Self, Error> {
+        let (vm, vcpu) = create_vm(hypervisor, &ram)?;
+        let configure = |what| move |source| Error::ConfigureVcpu { what, source };
+        let sregs = vcpu.get_sregs().map_err(configure("special registers"))?;
+        vcpu.set_sregs(&arch::initial_sregs(sregs))
+            .map_err(configure("special registers"))?;
+        vcpu.set_regs(&arch::initial_regs(entry))
+            .map_err(configure("registers"))?;
+        let mut vm = Self::assemble(vm, vcpu, ram);
+        vcpu::run_until_yield(&mut vm.vcpu, &vm.ram).map_err(Error::Boot)?;
+        Ok(vm)
+    }
+
+    /// Creates the VM over `ram` (a template view) with the template's saved
+    /// vCPU state: sysd resumes where the template's boot left it.
+    pub(crate) fn from_state(
+        hypervisor: &Hypervisor,
+        ram: GuestRam,
+        template: &Template,
+    ) -> Result<Self, Error> {
+        let (vm, vcpu) = create_vm(hypervisor, &ram)?;
+        let mut vm = Self::assemble(vm, vcpu, ram);
+        vm.restore(template)?;
+        vm.begin_instance()?;
+        Ok(vm)
+    }
+
+    fn assemble(vm: VmFd, vcpu: VcpuFd, ram: GuestRam) -> Self {
+        Vm {
             vcpu,
             vm,
             ram,
             seq: 0,
             window: None,
-        };
-        vcpu::run_until_yield(&mut vm.vcpu, &vm.ram).map_err(Error::Boot)?;
-        Ok(vm)
+            failed: false,
+        }
+    }
+
+    /// Starts a new function instance on this VM: a fresh seed, call numbering
+    /// from the start.
+    fn begin_instance(&mut self) -> Result<(), Error> {
+        let mut seed = [0u8; 32];
+        fill_random(&mut seed)?;
+        let mut instance = Instance::default();
+        for (word, bytes) in instance.seed.iter_mut().zip(seed.chunks_exact(8)) {
+            *word = u64::from_le_bytes(bytes.try_into().expect("8-byte chunk"));
+        }
+        call::CallPageRef::new(&self.ram)?.write_instance(instance);
+        self.seq = 0;
+        self.failed = false;
+        Ok(())
+    }
+
+    pub(crate) fn vcpu_state(&self) -> Result<(kvm_regs, kvm_sregs, kvm_fpu), Error> {
+        let save = |what| move |source| Error::SaveVcpu { what, source };
+        Ok((
+            self.vcpu.get_regs().map_err(save("registers"))?,
+            self.vcpu.get_sregs().map_err(save("special registers"))?,
+            self.vcpu.get_fpu().map_err(save("FPU state"))?,
+        ))
+    }
+
+    fn restore(&mut self, template: &Template) -> Result<(), Error> {
+        let configure = |what| move |source| Error::ConfigureVcpu { what, source };
+        self.vcpu
+            .set_sregs(&template.sregs)
+            .map_err(configure("special registers"))?;
+        self.vcpu
+            .set_regs(&template.regs)
+            .map_err(configure("registers"))?;
+        self.vcpu
+            .set_fpu(&template.fpu)
+            .map_err(configure("FPU state"))?;
+        Ok(())
+    }
+
+    /// Returns a VM cloned from `template` to the template's state for the
+    /// next instance: window unmapped, private pages discarded, vCPU state
+    /// restored, fresh seed.
+    pub(crate) fn reset(&mut self, template: &Template) -> Result<(), Error> {
+        debug_assert_eq!(self.ram.len(), template.len());
+        if self.window.take().is_some() {
+            self.set_window_slot(0, 0)?;
+        }
+        self.ram.discard()?;
+        self.restore(template)?;
+        self.begin_instance()
+    }
+
+    /// Whether a call failed in a way that leaves sysd unusable.
+    pub fn failed(&self) -> bool {
+        self.failed
     }
 
     /// Sync transport: writes the request and runs sysd on this thread until
@@ -145,8 +255,11 @@ impl Vm {
         request.args[..args.len()].copy_from_slice(args);
         let page = call::CallPageRef::new(&self.ram)?;
         page.write_request(request);
-        vcpu::run_until_yield(&mut self.vcpu, &self.ram)?;
-        check_response(self.seq, page.read_response())
+        let result = vcpu::run_until_yield(&mut self.vcpu, &self.ram)
+            .map_err(Error::from)
+            .and_then(|()| check_response(self.seq, page.read_response()));
+        self.failed |= result.is_err();
+        result
     }
 
     /// The guest RAM.
@@ -234,12 +347,43 @@ fn check_response(seq: u64, response: Response) -> Result<Reply, Error> {
     }
 }
 
-fn create_guest_ram(image: &SysdImage<'_>) -> Result<GuestRam, Error> {
-    let ram = GuestRam::new(layout::RAM_END as usize)?;
-    paging::write_page_tables(&ram)?;
-    arch::write_system_tables(&ram)?;
-    image.load(&ram)?;
-    Ok(ram)
+/// Writes everything the guest needs before sysd's first instruction.
+pub(crate) fn write_guest_image(ram: &GuestRam, image: &SysdImage<'_>) -> Result<(), Error> {
+    paging::write_page_tables(ram)?;
+    arch::write_system_tables(ram)?;
+    image.load(ram)?;
+    Ok(())
+}
+
+/// `KVM_CREATE_VM`, guest RAM as slot 0, and one vCPU with CPUID set.
+fn create_vm(hypervisor: &Hypervisor, ram: &GuestRam) -> Result<(VmFd, VcpuFd), Error> {
+    let vm = hypervisor.kvm.create_vm().map_err(Error::CreateVm)?;
+    attach_ram(&vm, ram)?;
+    let vcpu = vm.create_vcpu(0).map_err(Error::CreateVcpu)?;
+    vcpu.set_cpuid2(&hypervisor.cpuid)
+        .map_err(|source| Error::ConfigureVcpu {
+            what: "CPUID",
+            source,
+        })?;
+    Ok((vm, vcpu))
+}
+
+fn fill_random(buf: &mut [u8]) -> Result<(), Error> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        // SAFETY: the pointer and length describe the unfilled tail of `buf`.
+        let n =
+            unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
+        if n < 0 {
+            let error = std::io::Error::last_os_error();
+            if error.kind() != std::io::ErrorKind::Interrupted {
+                return Err(Error::Seed(error));
+            }
+            continue;
+        }
+        filled += n as usize;
+    }
+    Ok(())
 }
 
 fn attach_ram(vm: &VmFd, ram: &GuestRam) -> Result<(), Error> {
@@ -253,19 +397,6 @@ fn attach_ram(vm: &VmFd, ram: &GuestRam) -> Result<(), Error> {
     // SAFETY: the region is `ram`'s whole mapping, which outlives the VM
     // (`Vm` drops `vcpu` and `_vm` before `ram`).
     unsafe { vm.set_user_memory_region(region) }.map_err(Error::AttachRam)
-}
-
-fn create_vcpu(hypervisor: &Hypervisor, vm: &VmFd, entry: u64) -> Result<VcpuFd, Error> {
-    let vcpu = vm.create_vcpu(0).map_err(Error::CreateVcpu)?;
-    let configure = |what| move |source| Error::ConfigureVcpu { what, source };
-    vcpu.set_cpuid2(&hypervisor.cpuid)
-        .map_err(configure("CPUID"))?;
-    let sregs = vcpu.get_sregs().map_err(configure("special registers"))?;
-    vcpu.set_sregs(&arch::initial_sregs(sregs))
-        .map_err(configure("special registers"))?;
-    vcpu.set_regs(&arch::initial_regs(entry))
-        .map_err(configure("registers"))?;
-    Ok(vcpu)
 }
 
 #[cfg(test)]

@@ -4,12 +4,19 @@
 //! through raw pointers. Everything sysd can write is read from here as
 //! untrusted bytes; every access is bounds-checked against the mapping.
 
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::ptr::NonNull;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("failed to map {len} bytes of guest RAM: {source}")]
     Map { len: usize, source: std::io::Error },
+    #[error("failed to create the template memfd: {0}")]
+    CreateMemfd(std::io::Error),
+    #[error("failed to seal the template memfd: {0}")]
+    Seal(std::io::Error),
+    #[error("failed to discard guest RAM pages: {0}")]
+    Discard(std::io::Error),
     #[error("guest access of {len} bytes at {gpa:#x} is outside guest RAM ({size:#x} bytes)")]
     OutOfRange { gpa: u64, len: usize, size: usize },
 }
@@ -30,15 +37,75 @@ impl GuestRam {
     /// Maps `len` bytes of zeroed memory. Pages are allocated on first touch,
     /// so unused parts of the layout cost nothing.
     pub fn new(len: usize) -> Result<Self, Error> {
-        // SAFETY: an anonymous private mapping at an address of the kernel's
-        // choosing aliases nothing; the result is checked below.
+        Self::map(
+            len,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+            -1,
+        )
+    }
+
+    /// Creates a sealable memfd of `len` bytes and maps it shared, so what is
+    /// written through the mapping becomes the template's contents.
+    pub fn new_template(len: usize) -> Result<(Self, OwnedFd), Error> {
+        // SAFETY: a C string literal and flags; the result is checked.
+        let raw = unsafe {
+            libc::memfd_create(
+                c"wasc-sysd-template".as_ptr(),
+                libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
+            )
+        };
+        if raw < 0 {
+            return Err(Error::CreateMemfd(std::io::Error::last_os_error()));
+        }
+        // SAFETY: `raw` is a fresh descriptor that nothing else owns.
+        let fd = unsafe { OwnedFd::from_raw_fd(raw) };
+        // SAFETY: plain syscall on a descriptor we own.
+        if unsafe { libc::ftruncate(fd.as_raw_fd(), len as libc::off_t) } < 0 {
+            return Err(Error::CreateMemfd(std::io::Error::last_os_error()));
+        }
+        let ram = Self::map(len, libc::MAP_SHARED, fd.as_raw_fd())?;
+        Ok((ram, fd))
+    }
+
+    /// Seals a template memfd against any further change, once its shared
+    /// mapping is gone.
+    pub fn seal_template(fd: &OwnedFd) -> Result<(), Error> {
+        let seals =
+            libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+        // SAFETY: plain fcntl on a descriptor we own.
+        if unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_ADD_SEALS, seals) } < 0 {
+            return Err(Error::Seal(std::io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+
+    /// A private copy-on-write view of a template: pages are shared with the
+    /// template until the guest writes them.
+    pub fn from_template(fd: &OwnedFd, len: usize) -> Result<Self, Error> {
+        Self::map(len, libc::MAP_PRIVATE | libc::MAP_NORESERVE, fd.as_raw_fd())
+    }
+
+    /// Drops every private page: an anonymous mapping reads as zeroes again,
+    /// a template view reads as the template again.
+    pub fn discard(&self) -> Result<(), Error> {
+        // SAFETY: the range is exactly our mapping; MADV_DONTNEED only drops
+        // page contents, which no host reference points into.
+        if unsafe { libc::madvise(self.base.as_ptr().cast(), self.len, libc::MADV_DONTNEED) } < 0 {
+            return Err(Error::Discard(std::io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+
+    fn map(len: usize, flags: libc::c_int, fd: libc::c_int) -> Result<Self, Error> {
+        // SAFETY: a mapping at an address of the kernel's choosing aliases
+        // nothing of ours; the result is checked below.
         let ptr = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
                 len,
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
+                flags,
+                fd,
                 0,
             )
         };
@@ -152,6 +219,24 @@ mod tests {
         let ram = GuestRam::new(1 << 20).expect("map");
         ram.write_u64(0x1000, 0xdead_beef).expect("write");
         assert_eq!(ram.read_u64(0x1000).expect("read"), 0xdead_beef);
+    }
+
+    #[test]
+    fn template_views_are_copy_on_write_and_reset_by_discard() {
+        let (shared, fd) = GuestRam::new_template(1 << 20).expect("memfd");
+        shared.write_u64(64, 7).expect("write template");
+        drop(shared);
+        GuestRam::seal_template(&fd).expect("seal");
+        let view = GuestRam::from_template(&fd, 1 << 20).expect("view");
+        let other = GuestRam::from_template(&fd, 1 << 20).expect("view");
+        view.write_u64(64, 9).expect("private write");
+        assert_eq!(other.read_u64(64).expect("read"), 7, "writes stay private");
+        view.discard().expect("discard");
+        assert_eq!(
+            view.read_u64(64).expect("read"),
+            7,
+            "discard reverts to the template"
+        );
     }
 
     #[test]

@@ -45,12 +45,22 @@ pub struct Response {
     pub value: u64,
 }
 
+/// Per-instance values the host writes before an instance's first call.
+/// Never inherited from a template: every instance gets its own.
+#[repr(C, align(64))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Instance {
+    /// Seed for sysd's random-number generator, from the host's `getrandom`.
+    pub seed: [u64; 4],
+}
+
 /// The whole call page. It lives at [`layout::CALL_PAGE`] in the guest.
 #[repr(C, align(4096))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct CallPage {
     pub request: Request,
     pub response: Response,
+    pub instance: Instance,
 }
 
 /// Where sysd's panic handler puts its message inside the call page; the
@@ -104,6 +114,8 @@ pub enum Function {
     SelftestPrivileged = 0x1006,
     /// Recurse until the stack runs out.
     SelftestStackOverflow = 0x1007,
+    /// Answer `value` = the first word of the instance seed.
+    SelftestSeed = 0x1008,
 }
 
 impl Function {
@@ -119,6 +131,7 @@ impl Function {
             SelftestInvalidOpcode,
             SelftestPrivileged,
             SelftestStackOverflow,
+            SelftestSeed,
         ]
         .into_iter()
         .find(|f| *f as u32 == raw)
@@ -149,6 +162,8 @@ mod tests {
         assert_eq!(size_of::<Request>(), 128);
         assert_eq!(offset_of!(CallPage, request), 0);
         assert_eq!(offset_of!(CallPage, response), 128);
+        assert_eq!(offset_of!(CallPage, instance), 192);
+        assert!(offset_of!(CallPage, instance) + size_of::<Instance>() <= PANIC_MESSAGE_OFFSET);
         assert_eq!(size_of::<CallPage>(), 4096);
     }
 

@@ -52,6 +52,10 @@ impl Machine for Ring3 {
     fn overflow_stack(&mut self) {
         recurse(0);
     }
+
+    fn instance(&mut self) -> wasc_wire::Instance {
+        rt::instance()
+    }
 }
 
 #[inline(never)]
