@@ -3,38 +3,110 @@
 
 use core::fmt::Write;
 use core::ptr::{addr_of, addr_of_mut};
+use core::sync::atomic::{fence, Ordering};
 
 use wasc_wire::{
-    layout, port, CallPage, Request, Response, PANIC_MESSAGE_MAX, PANIC_MESSAGE_OFFSET,
+    layout, port, CallPage, Park, Request, Response, Transport, PANIC_MESSAGE_MAX,
+    PANIC_MESSAGE_OFFSET,
 };
 
 fn call_page() -> *mut CallPage {
     layout::CALL_PAGE as *mut CallPage
 }
 
+// Call-page accessors. The page is mapped read-write for ring 3 at a fixed
+// address (wasc_wire::layout); accesses are volatile because the host reads
+// and writes it concurrently, and every field is plain integers.
+
+fn request_seq() -> u64 {
+    // SAFETY: see the call-page accessors note above.
+    unsafe { addr_of!((*call_page()).request.seq).read_volatile() }
+}
+
+fn request() -> Request {
+    // SAFETY: see the call-page accessors note above.
+    unsafe { addr_of!((*call_page()).request).read_volatile() }
+}
+
+/// Publishes a response: the body first, then (release) its `seq`, which is
+/// what the host polls.
+fn write_response(response: Response) {
+    let page = call_page();
+    // SAFETY: see the call-page accessors note above.
+    unsafe {
+        addr_of_mut!((*page).response.status).write_volatile(response.status);
+        addr_of_mut!((*page).response.errno).write_volatile(response.errno);
+        addr_of_mut!((*page).response.value).write_volatile(response.value);
+    }
+    fence(Ordering::Release);
+    // SAFETY: see the call-page accessors note above.
+    unsafe { addr_of_mut!((*page).response.seq).write_volatile(response.seq) }
+}
+
+fn control() -> wasc_wire::Control {
+    // SAFETY: see the call-page accessors note above.
+    unsafe { addr_of!((*call_page()).control).read_volatile() }
+}
+
+fn set_park(park: Park) {
+    // SAFETY: see the call-page accessors note above.
+    unsafe { addr_of_mut!((*call_page()).state.park).write_volatile(park as u32) }
+}
+
 /// Exits to the host through an I/O port; returns when the host resumes the
 /// vCPU. The memory clobber orders earlier call-page writes before the exit.
 pub fn exit_to_host(port: u16) {
-    // SAFETY: `out` in ring 3 is allowed by IOPL 3; it touches no memory.
+    // SAFETY: the TSS I/O bitmap lets ring 3 use exactly sysd's exit ports;
+    // `out` touches no memory.
     unsafe {
         core::arch::asm!("out dx, al", in("dx") port, in("al") 0u8, options(nostack, preserves_flags))
     };
 }
 
 /// Serves requests forever: for each new request (a `seq` different from the
-/// last one served) writes `handler`'s response, then yields to the host.
+/// last one served) writes `handler`'s response. In the sync transport it
+/// exits to the host right after answering; in the poll transport it keeps
+/// polling and parks (exits) only after `spin_limit` empty polls.
 pub fn serve(mut handler: impl FnMut(&Request) -> Response) -> ! {
-    let page = call_page();
     let mut last = 0u64;
     loop {
-        // SAFETY: the call page is mapped read-write for ring 3 at this fixed
-        // address (wasc_wire::layout); volatile because the host writes it.
-        let request = unsafe { addr_of!((*page).request).read_volatile() };
-        if request.seq != last {
-            last = request.seq;
-            let response = handler(&request);
-            // SAFETY: as above.
-            unsafe { addr_of_mut!((*page).response).write_volatile(response) };
+        let mut idle = 0u32;
+        loop {
+            // Re-read every time: the host may switch transports while sysd
+            // is stopped anywhere in this loop.
+            let control = control();
+            let poll = control.transport == Transport::Poll as u32;
+            let seq = request_seq();
+            if seq != last {
+                // The host publishes the body before `seq`.
+                fence(Ordering::Acquire);
+                let mut request = request();
+                request.seq = seq;
+                last = seq;
+                let response = handler(&request);
+                write_response(response);
+                idle = 0;
+                if poll {
+                    continue;
+                }
+                break;
+            }
+            if !poll {
+                break;
+            }
+            idle += 1;
+            if idle < control.spin_limit {
+                core::hint::spin_loop();
+                continue;
+            }
+            // Park, unless a request arrived while we announced it.
+            set_park(Park::Parked);
+            fence(Ordering::SeqCst);
+            if request_seq() != last {
+                set_park(Park::Running);
+                continue;
+            }
+            break;
         }
         exit_to_host(port::YIELD);
     }

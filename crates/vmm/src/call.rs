@@ -3,9 +3,11 @@
 //! reads and validates the copies; it never holds a reference into the page.
 
 use std::marker::PhantomData;
+use std::sync::atomic::{fence, Ordering};
 
 use wasc_wire::{
-    layout, CallPage, Instance, Request, Response, PANIC_MESSAGE_MAX, PANIC_MESSAGE_OFFSET,
+    layout, CallPage, Control, Instance, Park, Request, Response, PANIC_MESSAGE_MAX,
+    PANIC_MESSAGE_OFFSET,
 };
 
 use crate::memory::{Error, GuestRam};
@@ -26,11 +28,47 @@ impl<'a> CallPageRef<'a> {
         })
     }
 
+    /// Publishes a request: the body first, then (release) its `seq`, which
+    /// is what sysd polls.
     pub fn write_request(&self, request: Request) {
+        let body = Request {
+            seq: self.read_request_seq(),
+            ..request
+        };
         // SAFETY: `page` points at a 4 KiB-aligned `CallPage` inside guest RAM
-        // (checked in `new`), which outlives `self`; a volatile write of a
-        // plain-data struct cannot be elided or torn into a reference.
-        unsafe { std::ptr::addr_of_mut!((*self.page).request).write_volatile(request) }
+        // (checked in `new`), which outlives `self`; volatile writes of plain
+        // integers cannot be elided and create no reference into the page.
+        unsafe { std::ptr::addr_of_mut!((*self.page).request).write_volatile(body) };
+        fence(Ordering::Release);
+        // SAFETY: as above.
+        unsafe { std::ptr::addr_of_mut!((*self.page).request.seq).write_volatile(request.seq) };
+    }
+
+    fn read_request_seq(&self) -> u64 {
+        // SAFETY: as in `write_request`.
+        unsafe { std::ptr::addr_of!((*self.page).request.seq).read_volatile() }
+    }
+
+    /// The `seq` of the latest response; [`Self::read_response`] after an
+    /// acquire fence gives the body sysd published with it.
+    pub fn response_seq(&self) -> u64 {
+        // SAFETY: as in `write_request`.
+        unsafe { std::ptr::addr_of!((*self.page).response.seq).read_volatile() }
+    }
+
+    pub fn write_control(&self, control: Control) {
+        // SAFETY: as in `write_request`.
+        unsafe { std::ptr::addr_of_mut!((*self.page).control).write_volatile(control) }
+    }
+
+    pub fn park(&self) -> u32 {
+        // SAFETY: as in `write_request`.
+        unsafe { std::ptr::addr_of!((*self.page).state.park).read_volatile() }
+    }
+
+    pub fn set_park(&self, park: Park) {
+        // SAFETY: as in `write_request`.
+        unsafe { std::ptr::addr_of_mut!((*self.page).state.park).write_volatile(park as u32) }
     }
 
     pub fn write_instance(&self, instance: Instance) {

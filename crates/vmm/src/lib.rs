@@ -11,6 +11,7 @@ mod call;
 mod elf;
 mod memory;
 mod paging;
+mod poll;
 mod pool;
 mod template;
 mod vcpu;
@@ -18,8 +19,10 @@ mod vcpu;
 use kvm_bindings::{
     kvm_fpu, kvm_regs, kvm_sregs, kvm_userspace_memory_region, CpuId, KVM_MAX_CPUID_ENTRIES,
 };
+use std::sync::Arc;
+
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
-use wasc_wire::{layout, Instance, Request, Response, Status};
+use wasc_wire::{layout, Control, Instance, Park, Request, Response, Status};
 
 pub use elf::SysdImage;
 pub use memory::GuestRam;
@@ -71,6 +74,20 @@ pub enum Error {
     },
     #[error("failed to draw the instance seed from getrandom: {0}")]
     Seed(std::io::Error),
+    #[error("failed to start the vCPU thread: {0}")]
+    SpawnVcpuThread(std::io::Error),
+    #[error("the vCPU was lost when its thread failed to start")]
+    VcpuLost,
+}
+
+/// How a call reaches sysd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// The calling thread runs the vCPU for each call (one exit per call).
+    Sync,
+    /// A vCPU thread keeps sysd polling the call page; sysd parks after
+    /// `spin_limit` empty polls. A warm call needs no exit.
+    Poll { spin_limit: u32 },
 }
 
 /// An open `/dev/kvm` and what it supports, shared by every VM.
@@ -113,10 +130,13 @@ const WINDOW_SLOT: u32 = 1;
 /// A booted sysd VM. Dropping it destroys the VM and frees its memory.
 #[derive(Debug)]
 pub struct Vm {
-    // Declared first so they are closed before the memory they map is freed.
-    vcpu: VcpuFd,
+    // Declared first so the vCPU thread stops and the vCPU and VM are closed
+    // before the memory they map is freed. Exactly one of `poll` and `vcpu`
+    // holds the vCPU.
+    poll: Option<poll::PollThread>,
+    vcpu: Option<VcpuFd>,
     vm: VmFd,
-    ram: GuestRam,
+    ram: Arc<GuestRam>,
     seq: u64,
     /// Host base and accessible length of the mapped linear memory.
     window: Option<(usize, usize)>,
@@ -153,7 +173,8 @@ impl Vm {
         vcpu.set_regs(&arch::initial_regs(entry))
             .map_err(configure("registers"))?;
         let mut vm = Self::assemble(vm, vcpu, ram);
-        vcpu::run_until_yield(&mut vm.vcpu, &vm.ram).map_err(Error::Boot)?;
+        let ram = vm.ram.clone();
+        vcpu::run_until_yield(vm.vcpu()?, &ram).map_err(Error::Boot)?;
         Ok(vm)
     }
 
@@ -173,9 +194,10 @@ impl Vm {
 
     fn assemble(vm: VmFd, vcpu: VcpuFd, ram: GuestRam) -> Self {
         Vm {
-            vcpu,
+            poll: None,
+            vcpu: Some(vcpu),
             vm,
-            ram,
+            ram: Arc::new(ram),
             seq: 0,
             window: None,
             failed: false,
@@ -197,26 +219,67 @@ impl Vm {
         Ok(())
     }
 
-    pub(crate) fn vcpu_state(&self) -> Result<(kvm_regs, kvm_sregs, kvm_fpu), Error> {
+    /// The vCPU, for this thread: stops the poll thread if one runs it.
+    fn vcpu(&mut self) -> Result<&mut VcpuFd, Error> {
+        if let Some(poll) = self.poll.take() {
+            self.vcpu = Some(poll.stop());
+        }
+        self.vcpu.as_mut().ok_or(Error::VcpuLost)
+    }
+
+    pub(crate) fn vcpu_state(&mut self) -> Result<(kvm_regs, kvm_sregs, kvm_fpu), Error> {
         let save = |what| move |source| Error::SaveVcpu { what, source };
+        let vcpu = self.vcpu()?;
         Ok((
-            self.vcpu.get_regs().map_err(save("registers"))?,
-            self.vcpu.get_sregs().map_err(save("special registers"))?,
-            self.vcpu.get_fpu().map_err(save("FPU state"))?,
+            vcpu.get_regs().map_err(save("registers"))?,
+            vcpu.get_sregs().map_err(save("special registers"))?,
+            vcpu.get_fpu().map_err(save("FPU state"))?,
         ))
     }
 
     fn restore(&mut self, template: &Template) -> Result<(), Error> {
         let configure = |what| move |source| Error::ConfigureVcpu { what, source };
-        self.vcpu
-            .set_sregs(&template.sregs)
+        let vcpu = self.vcpu()?;
+        vcpu.set_sregs(&template.sregs)
             .map_err(configure("special registers"))?;
-        self.vcpu
-            .set_regs(&template.regs)
+        vcpu.set_regs(&template.regs)
             .map_err(configure("registers"))?;
-        self.vcpu
-            .set_fpu(&template.fpu)
+        vcpu.set_fpu(&template.fpu)
             .map_err(configure("FPU state"))?;
+        Ok(())
+    }
+
+    /// Switches how calls reach sysd. Switching to [`Transport::Poll`]
+    /// starts a vCPU thread; switching back stops it.
+    pub fn set_transport(&mut self, transport: Transport) -> Result<(), Error> {
+        let ram = self.ram.clone();
+        let page = call::CallPageRef::new(&ram)?;
+        match transport {
+            Transport::Sync => {
+                self.vcpu()?;
+                page.write_control(Control {
+                    transport: wasc_wire::Transport::Sync as u32,
+                    spin_limit: 0,
+                });
+            }
+            Transport::Poll { spin_limit } => {
+                page.write_control(Control {
+                    transport: wasc_wire::Transport::Poll as u32,
+                    spin_limit,
+                });
+                if self.poll.is_none() {
+                    page.set_park(Park::Running);
+                    let vcpu = self.vcpu.take().ok_or(Error::VcpuLost)?;
+                    match poll::PollThread::start(vcpu, self.ram.clone()) {
+                        Ok(thread) => self.poll = Some(thread),
+                        Err(e) => {
+                            self.failed = true;
+                            return Err(Error::SpawnVcpuThread(e));
+                        }
+                    }
+                }
+            }
+        }
         Ok(())
     }
 
@@ -253,13 +316,21 @@ impl Vm {
             window_len: self.window.map_or(0, |(_, len)| len as u64),
         };
         request.args[..args.len()].copy_from_slice(args);
-        let page = call::CallPageRef::new(&self.ram)?;
-        page.write_request(request);
-        let result = vcpu::run_until_yield(&mut self.vcpu, &self.ram)
-            .map_err(Error::from)
-            .and_then(|()| check_response(self.seq, page.read_response()));
+        let result = match &self.poll {
+            Some(poll) => poll.call(request).map_err(Error::from),
+            None => self.call_sync(request),
+        }
+        .and_then(|response| check_response(request.seq, response));
         self.failed |= result.is_err();
         result
+    }
+
+    fn call_sync(&mut self, request: Request) -> Result<Response, Error> {
+        let ram = self.ram.clone();
+        let page = call::CallPageRef::new(&ram)?;
+        page.write_request(request);
+        vcpu::run_until_yield(self.vcpu()?, &ram)?;
+        Ok(page.read_response())
     }
 
     /// The guest RAM.
@@ -284,7 +355,7 @@ impl Vm {
         let (base_addr, page) = (base as usize, 4096);
         let why = if base_addr % page != 0 {
             Some("the base is not page-aligned")
-        } else if len % page != 0 {
+        } else if !len.is_multiple_of(page) {
             Some("the length is not a whole number of pages")
         } else if len as u64 > layout::WINDOW_MAX {
             Some("the length exceeds the 4 GiB window")

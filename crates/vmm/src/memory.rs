@@ -33,6 +33,12 @@ pub struct GuestRam {
 // that copy bytes with volatile or bounds-checked operations.
 unsafe impl Send for GuestRam {}
 
+// SAFETY: every method copies bytes through raw pointers into or out of the
+// mapping and hands out no reference into it, so concurrent calls (from a
+// function thread and a vCPU thread) cannot alias a Rust reference. The guest
+// writes this memory concurrently anyway, which is why readers validate.
+unsafe impl Sync for GuestRam {}
+
 impl GuestRam {
     /// Maps `len` bytes of zeroed memory. Pages are allocated on first touch,
     /// so unused parts of the layout cost nothing.

@@ -25,7 +25,7 @@ impl Template {
         let image = SysdImage::parse(config.sysd)?;
         let (ram, memfd) = GuestRam::new_template(layout::RAM_END as usize)?;
         crate::write_guest_image(&ram, &image)?;
-        let vm = Vm::boot_fresh(hypervisor, ram, image.entry)?;
+        let mut vm = Vm::boot_fresh(hypervisor, ram, image.entry)?;
         let state = vm.vcpu_state()?;
         drop(vm);
         GuestRam::seal_template(&memfd)?;

@@ -99,38 +99,54 @@ enum Stop {
     Other(String),
 }
 
+/// Why [`run_once`] returned without an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Yielded {
+    /// sysd exited on [`port::YIELD`].
+    Yield,
+    /// A signal interrupted `KVM_RUN` (the poll transport's stop kick).
+    Interrupted,
+}
+
 /// Runs the vCPU until sysd yields on [`port::YIELD`].
 pub fn run_until_yield(vcpu: &mut VcpuFd, ram: &GuestRam) -> Result<(), Error> {
-    loop {
-        let stop = match vcpu.run() {
-            Ok(VcpuExit::IoOut(port, _)) => Stop::Port(port),
-            Ok(VcpuExit::MmioRead(address, _) | VcpuExit::MmioWrite(address, _)) => {
-                Stop::Unbacked(address)
-            }
-            Ok(VcpuExit::Shutdown) => Stop::Shutdown,
-            Ok(VcpuExit::Intr) => Stop::Interrupted,
-            Ok(other) => Stop::Other(format!("{other:?}")),
-            Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => Stop::Interrupted,
-            Err(e) => return Err(Error::Run(e)),
-        };
-        match stop {
-            Stop::Interrupted => continue,
-            Stop::Port(p) => {
-                let cpl = vcpu.get_sregs().map_err(Error::Registers)?.cs.selector & 3;
-                return match (p, cpl) {
-                    (port::YIELD, 3) => Ok(()),
-                    (port::PANIC, 3) => Err(Error::Panic(panic_message(ram)?)),
-                    (port::FAULT, 0) => Err(Error::Fault(fault(vcpu, ram)?)),
-                    (port, cpl) => Err(Error::Port { port, cpl }),
-                };
-            }
-            Stop::Unbacked(address) => return Err(Error::Unbacked { address }),
-            Stop::Shutdown => {
-                let rip = vcpu.get_regs().map_err(Error::Registers)?.rip;
-                return Err(Error::Shutdown { rip });
-            }
-            Stop::Other(what) => return Err(Error::Unexpected(what)),
+    while run_once(vcpu, ram)? == Yielded::Interrupted {}
+    Ok(())
+}
+
+/// Runs the vCPU until sysd yields or a signal interrupts it.
+pub fn run_once(vcpu: &mut VcpuFd, ram: &GuestRam) -> Result<Yielded, Error> {
+    let stop = match vcpu.run() {
+        Ok(VcpuExit::IoOut(port, _)) => Stop::Port(port),
+        Ok(VcpuExit::MmioRead(address, _) | VcpuExit::MmioWrite(address, _)) => {
+            Stop::Unbacked(address)
         }
+        Ok(VcpuExit::Shutdown) => Stop::Shutdown,
+        Ok(VcpuExit::Intr) => Stop::Interrupted,
+        Ok(other) => Stop::Other(format!("{other:?}")),
+        Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => Stop::Interrupted,
+        Err(e) => return Err(Error::Run(e)),
+    };
+    match stop {
+        Stop::Interrupted => Ok(Yielded::Interrupted),
+        // The hot path: no register read. Ring 0 runs only the fault stubs,
+        // which use port::FAULT, so a YIELD always comes from sysd.
+        Stop::Port(port::YIELD) => Ok(Yielded::Yield),
+        Stop::Port(p) => {
+            // The TSS bitmap keeps ring 3 off port::FAULT; check anyway.
+            let cpl = vcpu.get_sregs().map_err(Error::Registers)?.cs.selector & 3;
+            match (p, cpl) {
+                (port::PANIC, 3) => Err(Error::Panic(panic_message(ram)?)),
+                (port::FAULT, 0) => Err(Error::Fault(fault(vcpu, ram)?)),
+                (port, cpl) => Err(Error::Port { port, cpl }),
+            }
+        }
+        Stop::Unbacked(address) => Err(Error::Unbacked { address }),
+        Stop::Shutdown => {
+            let rip = vcpu.get_regs().map_err(Error::Registers)?.rip;
+            Err(Error::Shutdown { rip })
+        }
+        Stop::Other(what) => Err(Error::Unexpected(what)),
     }
 }
 

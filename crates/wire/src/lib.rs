@@ -54,6 +54,25 @@ pub struct Instance {
     pub seed: [u64; 4],
 }
 
+/// How sysd waits for requests, written by the host.
+#[repr(C, align(64))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Control {
+    /// A [`Transport`] value.
+    pub transport: u32,
+    /// Poll transport: how many empty polls of the request before sysd parks.
+    pub spin_limit: u32,
+}
+
+/// sysd's state in the poll transport, written by sysd (and by the host's
+/// vCPU thread when it resumes a parked sysd).
+#[repr(C, align(64))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SysdState {
+    /// A [`Park`] value.
+    pub park: u32,
+}
+
 /// The whole call page. It lives at [`layout::CALL_PAGE`] in the guest.
 #[repr(C, align(4096))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -61,11 +80,36 @@ pub struct CallPage {
     pub request: Request,
     pub response: Response,
     pub instance: Instance,
+    pub control: Control,
+    pub state: SysdState,
+}
+
+/// Values of [`Control::transport`].
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// The calling thread runs the vCPU for each call; sysd exits as soon as
+    /// it has answered.
+    Sync = 0,
+    /// A vCPU thread keeps sysd running; sysd spins on the request and
+    /// parks (one exit) after `spin_limit` empty polls.
+    Poll = 1,
+}
+
+/// Values of [`SysdState::park`]. Parking is a two-sided handshake: sysd
+/// stores `Parked`, fences, and re-reads the request before it exits; the
+/// host stores the request, fences, and wakes sysd if it reads `Parked`. One
+/// of the two always sees the other's store.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Park {
+    Running = 0,
+    Parked = 1,
 }
 
 /// Where sysd's panic handler puts its message inside the call page; the
 /// message length is in [`Response::value`].
-pub const PANIC_MESSAGE_OFFSET: usize = 256;
+pub const PANIC_MESSAGE_OFFSET: usize = 512;
 /// The longest panic message the host reads.
 pub const PANIC_MESSAGE_MAX: usize = 4096 - PANIC_MESSAGE_OFFSET;
 
@@ -163,7 +207,9 @@ mod tests {
         assert_eq!(offset_of!(CallPage, request), 0);
         assert_eq!(offset_of!(CallPage, response), 128);
         assert_eq!(offset_of!(CallPage, instance), 192);
-        assert!(offset_of!(CallPage, instance) + size_of::<Instance>() <= PANIC_MESSAGE_OFFSET);
+        assert_eq!(offset_of!(CallPage, control), 256);
+        assert_eq!(offset_of!(CallPage, state), 320);
+        assert!(offset_of!(CallPage, state) + size_of::<SysdState>() <= PANIC_MESSAGE_OFFSET);
         assert_eq!(size_of::<CallPage>(), 4096);
     }
 
