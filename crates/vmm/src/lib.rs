@@ -32,8 +32,11 @@ pub use vcpu::Fault;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("KVM is not available: /dev/kvm: {0}")]
-    KvmUnavailable(std::io::Error),
+    #[error("KVM is not available: {}: {source}", path.display())]
+    KvmUnavailable {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
     #[error("failed to query supported CPUID: {0}")]
     SupportedCpuid(kvm_ioctls::Error),
     #[error("invalid sysd image: {0}")]
@@ -99,8 +102,15 @@ pub struct Hypervisor {
 
 impl Hypervisor {
     pub fn open() -> Result<Self, Error> {
-        let kvm = Kvm::new()
-            .map_err(|e| Error::KvmUnavailable(std::io::Error::from_raw_os_error(e.errno())))?;
+        Self::open_path(c"/dev/kvm")
+    }
+
+    /// Opens the KVM device at `path`.
+    pub fn open_path(path: &std::ffi::CStr) -> Result<Self, Error> {
+        let kvm = Kvm::new_with_path(path).map_err(|e| Error::KvmUnavailable {
+            path: std::path::PathBuf::from(path.to_string_lossy().into_owned()),
+            source: std::io::Error::from_raw_os_error(e.errno()),
+        })?;
         // Long mode needs the guest CPUID to advertise it (KVM checks EFER.LME
         // against it); sysd sees the host's supported set.
         let cpuid = kvm
@@ -473,6 +483,15 @@ fn attach_ram(vm: &VmFd, ram: &GuestRam) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn missing_kvm_device_is_one_clear_line() {
+        let err = Hypervisor::open_path(c"/nonexistent/kvm").expect_err("no such device");
+        assert_eq!(
+            err.to_string(),
+            "KVM is not available: /nonexistent/kvm: No such file or directory (os error 2)"
+        );
+    }
 
     #[test]
     fn response_for_another_request_is_a_protocol_error() {
