@@ -9,6 +9,7 @@
 
 #![no_std]
 
+pub mod hostop;
 pub mod layout;
 
 /// A WASI call or control request, written by the host.
@@ -110,7 +111,8 @@ pub enum Park {
 /// Where sysd's panic handler puts its message inside the call page; the
 /// message length is in [`Response::value`].
 pub const PANIC_MESSAGE_OFFSET: usize = 512;
-/// The longest panic message the host reads.
+/// The longest panic message the host reads (it shares the page's tail with
+/// the host-op scratch area, which a panicking sysd no longer needs).
 pub const PANIC_MESSAGE_MAX: usize = 4096 - PANIC_MESSAGE_OFFSET;
 
 /// Values of [`Response::status`].

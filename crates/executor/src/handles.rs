@@ -1,0 +1,90 @@
+//! The executor's handle table: what sysd may name, and nothing else.
+
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+
+use crate::Refusal;
+
+/// The most handles one instance may hold.
+pub const MAX_HANDLES: usize = 1024;
+
+#[derive(Debug)]
+pub enum Handle {
+    /// The host's stdin, stdout or stderr (not owned: never closed here).
+    Stdio(RawFd),
+    /// A directory granted at start or opened beneath one.
+    Dir(OwnedFd),
+    /// A regular file (or other non-directory) opened beneath a directory.
+    File {
+        fd: OwnedFd,
+        readable: bool,
+        writable: bool,
+    },
+}
+
+impl Handle {
+    pub fn fd(&self) -> RawFd {
+        match self {
+            Handle::Stdio(fd) => *fd,
+            Handle::Dir(fd) | Handle::File { fd, .. } => fd.as_raw_fd(),
+        }
+    }
+
+    pub fn readable(&self) -> bool {
+        match self {
+            Handle::Stdio(fd) => *fd == 0,
+            Handle::Dir(_) => false,
+            Handle::File { readable, .. } => *readable,
+        }
+    }
+
+    pub fn writable(&self) -> bool {
+        match self {
+            Handle::Stdio(fd) => *fd == 1 || *fd == 2,
+            Handle::Dir(_) => false,
+            Handle::File { writable, .. } => *writable,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct HandleTable {
+    slots: Vec<Option<Handle>>,
+}
+
+impl HandleTable {
+    /// Handles 0, 1 and 2 are stdio; granted directories follow in order.
+    pub fn new(preopens: Vec<OwnedFd>) -> Self {
+        let mut slots: Vec<Option<Handle>> = (0..3).map(|fd| Some(Handle::Stdio(fd))).collect();
+        slots.extend(preopens.into_iter().map(|fd| Some(Handle::Dir(fd))));
+        Self { slots }
+    }
+
+    pub fn get(&self, raw: u64) -> Result<&Handle, Refusal> {
+        usize::try_from(raw)
+            .ok()
+            .and_then(|i| self.slots.get(i))
+            .and_then(Option::as_ref)
+            .ok_or(Refusal::BadHandle(raw))
+    }
+
+    /// Stores `handle` in the lowest free slot; `None` if the table is full.
+    pub fn insert(&mut self, handle: Handle) -> Option<u64> {
+        if let Some(i) = self.slots.iter().position(Option::is_none) {
+            self.slots[i] = Some(handle);
+            return Some(i as u64);
+        }
+        if self.slots.len() >= MAX_HANDLES {
+            return None;
+        }
+        self.slots.push(Some(handle));
+        Some(self.slots.len() as u64 - 1)
+    }
+
+    pub fn remove(&mut self, raw: u64) -> Result<Handle, Refusal> {
+        usize::try_from(raw)
+            .ok()
+            .and_then(|i| self.slots.get_mut(i))
+            .and_then(Option::take)
+            .ok_or(Refusal::BadHandle(raw))
+    }
+}

@@ -1,0 +1,117 @@
+//! The host executor: the only code that turns sysd's requests into host
+//! system calls. It knows a fixed list of primitive ops
+//! ([`wasc_wire::hostop::OpCode`]), each on a handle from its own table, and
+//! it treats sysd as compromised: every field of every [`HostOp`] is checked
+//! — op code, reserved and unused words, handle, handle kind, linear-memory
+//! range against the current size, name, flags — before anything happens.
+//! A malformed request is refused with an errno and counted; it never
+//! panics, never blocks beyond the one system call it names, and never
+//! touches memory outside the function's linear memory and the scratch area.
+//!
+//! Runs on the function's thread (both transports).
+
+mod errno;
+mod handles;
+mod memory;
+mod ops;
+
+use std::os::fd::OwnedFd;
+
+use wasc_wire::hostop::{HostOp, SCRATCH_LEN};
+
+pub use errno::Errno;
+pub use handles::{Handle, MAX_HANDLES};
+pub use memory::{LinearMemory, MAX_TRANSFER};
+
+/// Why a request was refused without being performed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("unknown op {0}")]
+    UnknownOp(u32),
+    #[error("reserved or unused argument words are not zero")]
+    NonZeroPadding,
+    #[error("no handle {0}")]
+    BadHandle(u64),
+    #[error("handle {handle} cannot be used for {op}")]
+    WrongKind { handle: u64, op: &'static str },
+    #[error("range {offset:#x}+{len:#x} is outside linear memory of {size:#x} bytes")]
+    Range { offset: u64, len: u64, size: u64 },
+    #[error("transfer of {0:#x} bytes is too long")]
+    TooLong(u64),
+    #[error("file position {0:#x} is out of range")]
+    Position(u64),
+    #[error("invalid path component")]
+    BadName,
+    #[error("flags {0:#x} are not allowed")]
+    BadFlags(u64),
+}
+
+impl Refusal {
+    /// What sysd is told.
+    pub fn errno(&self) -> Errno {
+        match self {
+            Refusal::UnknownOp(_) => Errno::NOSYS,
+            Refusal::BadHandle(_) | Refusal::WrongKind { .. } => Errno::BADF,
+            Refusal::Range { .. } => Errno::FAULT,
+            Refusal::BadName => Errno::INVAL,
+            Refusal::NonZeroPadding
+            | Refusal::TooLong(_)
+            | Refusal::Position(_)
+            | Refusal::BadFlags(_) => Errno::INVAL,
+        }
+    }
+}
+
+/// How an op failed: refused before acting, or failed on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    Refused(Refusal),
+    Host(Errno),
+}
+
+impl From<Refusal> for Failure {
+    fn from(refusal: Refusal) -> Self {
+        Failure::Refused(refusal)
+    }
+}
+
+/// One function instance's executor.
+#[derive(Debug)]
+pub struct Executor {
+    handles: handles::HandleTable,
+    refused: u64,
+}
+
+impl Executor {
+    /// Handles 0–2 are the host's stdio; `preopens` (directories granted with
+    /// `--dir`) become handles 3, 4, … in order.
+    pub fn new(preopens: Vec<OwnedFd>) -> Self {
+        Self {
+            handles: handles::HandleTable::new(preopens),
+            refused: 0,
+        }
+    }
+
+    /// Validates and performs one op. The result is the op's value, or the
+    /// errno for sysd.
+    pub fn execute(
+        &mut self,
+        op: &HostOp,
+        memory: &LinearMemory,
+        scratch: &mut [u8; SCRATCH_LEN],
+    ) -> Result<u64, Errno> {
+        match ops::execute(&mut self.handles, op, memory, scratch) {
+            Ok(value) => Ok(value),
+            Err(Failure::Host(errno)) => Err(errno),
+            Err(Failure::Refused(refusal)) => {
+                self.refused += 1;
+                Err(refusal.errno())
+            }
+        }
+    }
+
+    /// How many requests were refused as malformed.
+    pub fn refused(&self) -> u64 {
+        self.refused
+    }
+}

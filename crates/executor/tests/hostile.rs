@@ -1,0 +1,216 @@
+//! Hostile requests: every malformed op is refused with an errno and
+//! counted, and nothing happens on the host.
+
+use std::os::fd::OwnedFd;
+
+use wasc_executor::{Errno, Executor, LinearMemory, MAX_TRANSFER};
+use wasc_wire::hostop::{lookup, HostOp, OpCode, SCRATCH_LEN};
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    executor: Executor,
+    memory: Vec<u8>,
+    scratch: [u8; SCRATCH_LEN],
+}
+
+const DIR: u64 = 3;
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join("file.txt"), b"hello").expect("fixture file");
+    std::os::unix::fs::symlink("file.txt", dir.path().join("link")).expect("symlink");
+    let preopen: OwnedFd = std::fs::File::open(dir.path()).expect("open dir").into();
+    Fixture {
+        dir,
+        executor: Executor::new(vec![preopen]),
+        memory: vec![0; 4096],
+        scratch: [0; SCRATCH_LEN],
+    }
+}
+
+impl Fixture {
+    fn run(&mut self, op: OpCode, args: &[u64]) -> Result<u64, Errno> {
+        let mut raw = HostOp {
+            op: op as u32,
+            ..Default::default()
+        };
+        raw.args[..args.len()].copy_from_slice(args);
+        self.run_raw(raw)
+    }
+
+    fn run_raw(&mut self, raw: HostOp) -> Result<u64, Errno> {
+        // SAFETY: `memory` outlives the view and is not otherwise borrowed.
+        let memory = unsafe { LinearMemory::new(self.memory.as_mut_ptr(), self.memory.len()) };
+        self.executor.execute(&raw, &memory, &mut self.scratch)
+    }
+
+    fn lookup(&mut self, name: &[u8], flags: u64) -> Result<u64, Errno> {
+        self.scratch[..name.len()].copy_from_slice(name);
+        self.run(OpCode::Lookup, &[DIR, name.len() as u64, flags])
+    }
+}
+
+#[test]
+fn unknown_op_is_refused() {
+    let mut f = fixture();
+    let r = f.run_raw(HostOp {
+        op: 99,
+        ..Default::default()
+    });
+    assert_eq!(r, Err(Errno::NOSYS));
+    assert_eq!(f.executor.refused(), 1);
+}
+
+#[test]
+fn nonzero_reserved_or_unused_words_are_refused() {
+    let mut f = fixture();
+    let r = f.run_raw(HostOp {
+        op: OpCode::Close as u32,
+        reserved: 1,
+        args: [DIR, 0, 0, 0, 0, 0],
+    });
+    assert_eq!(r, Err(Errno::INVAL));
+    let r = f.run_raw(HostOp {
+        op: OpCode::Close as u32,
+        reserved: 0,
+        args: [DIR, 0, 0, 0, 0, 7],
+    });
+    assert_eq!(r, Err(Errno::INVAL));
+    assert_eq!(f.executor.refused(), 2);
+}
+
+#[test]
+fn bad_handles_are_refused() {
+    let mut f = fixture();
+    for handle in [4, 99, u64::MAX, 1 << 40] {
+        assert_eq!(
+            f.run(OpCode::Write, &[handle, 0, 1]),
+            Err(Errno::BADF),
+            "handle {handle}"
+        );
+    }
+    assert_eq!(f.run(OpCode::Close, &[77]), Err(Errno::BADF));
+    assert_eq!(f.executor.refused(), 5);
+}
+
+#[test]
+fn wrong_handle_kinds_are_refused() {
+    let mut f = fixture();
+    assert_eq!(
+        f.run(OpCode::Read, &[1, 0, 1]),
+        Err(Errno::BADF),
+        "read from stdout"
+    );
+    assert_eq!(
+        f.run(OpCode::Write, &[0, 0, 1]),
+        Err(Errno::BADF),
+        "write to stdin"
+    );
+    assert_eq!(
+        f.run(OpCode::Write, &[DIR, 0, 1]),
+        Err(Errno::BADF),
+        "write to a directory"
+    );
+    assert_eq!(
+        f.run(OpCode::Pwrite, &[2, 0, 1, 0]),
+        Err(Errno::BADF),
+        "pwrite to stderr"
+    );
+    f.scratch[..1].copy_from_slice(b"x");
+    assert_eq!(
+        f.run(OpCode::Lookup, &[1, 1, lookup::READ]),
+        Err(Errno::BADF),
+        "lookup under stdout"
+    );
+    assert_eq!(f.executor.refused(), 5);
+}
+
+#[test]
+fn ranges_outside_linear_memory_are_refused() {
+    let mut f = fixture();
+    let file = f.lookup(b"file.txt", lookup::READ).expect("open");
+    for (offset, len) in [(4096, 1), (4000, 97), (u64::MAX, 2), (u64::MAX - 1, 4)] {
+        assert_eq!(
+            f.run(OpCode::Read, &[file, offset, len]),
+            Err(Errno::FAULT),
+            "{offset:#x}+{len}"
+        );
+    }
+    assert_eq!(
+        f.run(OpCode::Read, &[file, 0, MAX_TRANSFER + 1]),
+        Err(Errno::INVAL),
+        "huge length"
+    );
+    assert_eq!(
+        f.run(OpCode::Pread, &[file, 0, 1, u64::MAX]),
+        Err(Errno::INVAL),
+        "position past i64"
+    );
+    assert_eq!(f.executor.refused(), 6);
+    assert!(f.memory.iter().all(|&b| b == 0), "nothing was read");
+}
+
+#[test]
+fn bad_names_are_refused() {
+    let mut f = fixture();
+    let long = vec![b'a'; 256];
+    for name in [&b".."[..], b".", b"a/b", b"/etc", b"a\0b", &long] {
+        assert_eq!(
+            f.lookup(name, lookup::READ),
+            Err(Errno::INVAL),
+            "{:?}",
+            String::from_utf8_lossy(name)
+        );
+    }
+    assert_eq!(
+        f.run(OpCode::Lookup, &[DIR, 0, lookup::READ]),
+        Err(Errno::INVAL),
+        "empty name"
+    );
+    assert_eq!(
+        f.run(OpCode::Lookup, &[DIR, SCRATCH_LEN as u64 + 1, lookup::READ]),
+        Err(Errno::INVAL),
+        "name past scratch"
+    );
+    assert_eq!(f.executor.refused(), 8);
+}
+
+#[test]
+fn flags_outside_the_allowed_set_are_refused() {
+    let mut f = fixture();
+    for flags in [
+        1 << 40,
+        lookup::ALL + 1,
+        lookup::EXCLUSIVE | lookup::WRITE,
+        lookup::CREATE | lookup::READ,
+        lookup::TRUNCATE,
+        lookup::DIRECTORY | lookup::WRITE,
+    ] {
+        assert_eq!(
+            f.lookup(b"new.txt", flags),
+            Err(Errno::INVAL),
+            "flags {flags:#x}"
+        );
+    }
+    assert_eq!(f.executor.refused(), 6);
+    assert!(
+        !f.dir.path().join("new.txt").exists(),
+        "nothing was created"
+    );
+}
+
+#[test]
+fn symlinks_are_never_followed() {
+    let mut f = fixture();
+    assert_eq!(f.lookup(b"link", lookup::READ), Err(Errno::LOOP));
+    assert_eq!(f.executor.refused(), 0, "a host error, not a refusal");
+}
+
+#[test]
+fn closed_handles_cannot_be_used() {
+    let mut f = fixture();
+    let file = f.lookup(b"file.txt", lookup::READ).expect("open");
+    assert_eq!(f.run(OpCode::Close, &[file]), Ok(0));
+    assert_eq!(f.run(OpCode::Read, &[file, 0, 1]), Err(Errno::BADF));
+    assert_eq!(f.executor.refused(), 1);
+}
