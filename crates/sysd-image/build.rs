@@ -1,6 +1,7 @@
 //! Builds sysd's ring-3 binaries for `x86_64-unknown-none` with a nested
-//! cargo (its own target directory), statically linked at the fixed layout of
-//! `crates/sysd/sysd.ld`, and copies them to `OUT_DIR` for `include_bytes!`.
+//! cargo (its own target directory), statically linked (`crates/sysd/build.rs`
+//! applies the layout of `sysd.ld`), and copies them to `OUT_DIR` for
+//! `include_bytes!`.
 
 use std::env;
 use std::path::PathBuf;
@@ -22,7 +23,6 @@ fn main() {
     for dir in [&sysd, &wire] {
         println!("cargo:rerun-if-changed={}", dir.display());
     }
-    let linker_script = sysd.join("sysd.ld");
     let target_dir = out_dir.join("target");
 
     let mut cmd = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
@@ -41,11 +41,8 @@ fn main() {
     for bin in BINARIES {
         cmd.args(["--bin", bin]);
     }
-    let flags = [
-        "-Crelocation-model=static".to_owned(),
-        format!("-Clink-arg=-T{}", linker_script.display()),
-    ];
-    cmd.env("CARGO_ENCODED_RUSTFLAGS", flags.join("\u{1f}"));
+    // The link address and layout come from crates/sysd/build.rs.
+    cmd.env("CARGO_ENCODED_RUSTFLAGS", "-Crelocation-model=static");
     for var in [
         "RUSTFLAGS",
         "CARGO_BUILD_TARGET",

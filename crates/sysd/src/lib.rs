@@ -30,4 +30,8 @@ pub trait Machine {
     fn overflow_stack(&mut self);
     /// The per-instance values the host wrote into the call page.
     fn instance(&mut self) -> wasc_wire::Instance;
+    /// Has the host executor perform `op`: its value, or a WASI errno.
+    fn host_op(&mut self, op: wasc_wire::hostop::HostOp) -> Result<u64, u32>;
+    /// Exits to the host without publishing anything.
+    fn silent_yield(&mut self);
 }

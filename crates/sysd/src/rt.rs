@@ -5,9 +5,10 @@ use core::fmt::Write;
 use core::ptr::{addr_of, addr_of_mut};
 use core::sync::atomic::{fence, Ordering};
 
+use wasc_wire::hostop::HostOp;
 use wasc_wire::{
-    layout, port, CallPage, Park, Request, Response, Transport, PANIC_MESSAGE_MAX,
-    PANIC_MESSAGE_OFFSET,
+    layout, port, ticket, CallPage, OpResult, Park, Request, Response, Status, Transport,
+    MAX_STEPS, PANIC_MESSAGE_MAX, PANIC_MESSAGE_OFFSET,
 };
 
 fn call_page() -> *mut CallPage {
@@ -28,9 +29,9 @@ fn request() -> Request {
     unsafe { addr_of!((*call_page()).request).read_volatile() }
 }
 
-/// Publishes a response: the body first, then (release) its `seq`, which is
-/// what the host polls.
-fn write_response(response: Response) {
+/// Publishes a response: the body first, then (release) its ticket, which
+/// is what the host polls.
+fn publish_response(ticket: u64, response: Response) {
     let page = call_page();
     // SAFETY: see the call-page accessors note above.
     unsafe {
@@ -40,7 +41,22 @@ fn write_response(response: Response) {
     }
     fence(Ordering::Release);
     // SAFETY: see the call-page accessors note above.
-    unsafe { addr_of_mut!((*page).response.seq).write_volatile(response.seq) }
+    unsafe { addr_of_mut!((*page).response.ticket).write_volatile(ticket) }
+}
+
+fn write_host_op(op: HostOp) {
+    // SAFETY: see the call-page accessors note above.
+    unsafe { addr_of_mut!((*call_page()).host_op).write_volatile(op) }
+}
+
+fn op_result_ticket() -> u64 {
+    // SAFETY: see the call-page accessors note above.
+    unsafe { addr_of!((*call_page()).op_result.ticket).read_volatile() }
+}
+
+fn op_result() -> OpResult {
+    // SAFETY: see the call-page accessors note above.
+    unsafe { addr_of!((*call_page()).op_result).read_volatile() }
 }
 
 fn control() -> wasc_wire::Control {
@@ -63,52 +79,96 @@ pub fn exit_to_host(port: u16) {
     };
 }
 
-/// Serves requests forever: for each new request (a `seq` different from the
-/// last one served) writes `handler`'s response. In the sync transport it
-/// exits to the host right after answering; in the poll transport it keeps
-/// polling and parks (exits) only after `spin_limit` empty polls.
-pub fn serve(mut handler: impl FnMut(&Request) -> Response) -> ! {
+/// Waits until `ready()` holds. Sync transport: exit to the host, which
+/// resumes sysd once it has written something. Poll transport: poll, and
+/// after `spin_limit` empty polls park (one exit), unless `ready()` became
+/// true while parking was announced. Ends with an acquire fence, so what the
+/// host published before the polled word is visible.
+fn wait_until(ready: impl Fn() -> bool) {
+    let mut idle = 0u32;
+    loop {
+        if ready() {
+            fence(Ordering::Acquire);
+            return;
+        }
+        // Re-read every time: the host may switch transports while sysd is
+        // stopped anywhere in this loop.
+        let control = control();
+        if control.transport != Transport::Poll as u32 {
+            exit_to_host(port::YIELD);
+            continue;
+        }
+        idle += 1;
+        if idle < control.spin_limit {
+            core::hint::spin_loop();
+            continue;
+        }
+        set_park(Park::Parked);
+        fence(Ordering::SeqCst);
+        if ready() {
+            set_park(Park::Running);
+            continue;
+        }
+        // The host's vCPU thread sets `Running` before resuming us.
+        exit_to_host(port::YIELD);
+        idle = 0;
+    }
+}
+
+/// The host side of the current request: asks the executor for host ops.
+#[derive(Debug)]
+pub struct Host {
+    seq: u64,
+    step: u16,
+}
+
+impl Host {
+    /// Has the host perform `op` and returns its value, or its errno.
+    pub fn perform(&mut self, op: HostOp) -> Result<u64, u32> {
+        if self.step == MAX_STEPS {
+            return Err(ERRNO_NOMEM);
+        }
+        let ticket = ticket(self.seq, self.step);
+        self.step += 1;
+        write_host_op(op);
+        publish_response(
+            ticket,
+            Response {
+                ticket,
+                status: Status::HostOp as u32,
+                errno: 0,
+                value: 0,
+            },
+        );
+        wait_until(|| op_result_ticket() == ticket);
+        let result = op_result();
+        if result.errno == 0 {
+            Ok(result.value)
+        } else {
+            Err(result.errno)
+        }
+    }
+}
+
+/// WASI `nomem`: a request needed more host ops than a ticket can count.
+const ERRNO_NOMEM: u32 = 48;
+
+/// Serves requests forever: waits for a request with a new `seq`, lets
+/// `handler` answer it (asking for host ops through [`Host`] as needed), and
+/// publishes the answer.
+pub fn serve(mut handler: impl FnMut(&Request, &mut Host) -> Response) -> ! {
     let mut last = 0u64;
     loop {
-        let mut idle = 0u32;
-        loop {
-            // Re-read every time: the host may switch transports while sysd
-            // is stopped anywhere in this loop.
-            let control = control();
-            let poll = control.transport == Transport::Poll as u32;
-            let seq = request_seq();
-            if seq != last {
-                // The host publishes the body before `seq`.
-                fence(Ordering::Acquire);
-                let mut request = request();
-                request.seq = seq;
-                last = seq;
-                let response = handler(&request);
-                write_response(response);
-                idle = 0;
-                if poll {
-                    continue;
-                }
-                break;
-            }
-            if !poll {
-                break;
-            }
-            idle += 1;
-            if idle < control.spin_limit {
-                core::hint::spin_loop();
-                continue;
-            }
-            // Park, unless a request arrived while we announced it.
-            set_park(Park::Parked);
-            fence(Ordering::SeqCst);
-            if request_seq() != last {
-                set_park(Park::Running);
-                continue;
-            }
-            break;
-        }
-        exit_to_host(port::YIELD);
+        wait_until(|| request_seq() != last);
+        let request = request();
+        last = request.seq;
+        let mut host = Host {
+            seq: request.seq,
+            step: 0,
+        };
+        let response = handler(&request, &mut host);
+        let ticket = ticket(request.seq, host.step);
+        publish_response(ticket, Response { ticket, ..response });
     }
 }
 

@@ -1,6 +1,7 @@
 //! The self-test protocol: ping, argument passing and deliberate faults,
 //! used by the VMM's tests to prove the VM boundary reports every failure.
 
+use wasc_wire::hostop::HostOp;
 use wasc_wire::{Function, Request, Response, Status};
 
 use crate::Machine;
@@ -13,8 +14,9 @@ pub const ERRNO_INVAL: u32 = 28;
 /// Handles one request. Requests that ask for a fault do not return when the
 /// machine is real.
 pub fn handle(request: &Request, machine: &mut impl Machine) -> Response {
+    // The runtime fills in the ticket.
     let done = |errno, value| Response {
-        seq: request.seq,
+        ticket: 0,
         status: Status::Done as u32,
         errno,
         value,
@@ -54,6 +56,36 @@ pub fn handle(request: &Request, machine: &mut impl Machine) -> Response {
             done(0, 0)
         }
         Function::SelftestSeed => done(0, machine.instance().seed[0]),
+        Function::SelftestHostOp => {
+            let (Some(&op), Some(&count)) = (args.first(), args.get(1)) else {
+                return done(ERRNO_INVAL, 0);
+            };
+            let mut words = [0u64; 6];
+            for (word, arg) in words.iter_mut().zip(args.iter().skip(2)) {
+                *word = *arg;
+            }
+            let op = HostOp {
+                op: op as u32,
+                reserved: 0,
+                args: words,
+            };
+            let mut sum = 0u64;
+            for _ in 0..count {
+                match machine.host_op(op) {
+                    Ok(value) => sum = sum.wrapping_add(value),
+                    Err(errno) => return done(errno, sum),
+                }
+            }
+            done(0, sum)
+        }
+        Function::SelftestBadStatus => Response {
+            status: 77,
+            ..done(0, 0)
+        },
+        Function::SelftestSilentYield => {
+            machine.silent_yield();
+            done(0, 0)
+        }
     }
 }
 
@@ -67,6 +99,7 @@ mod tests {
         reads: usize,
         writes: usize,
         faults: usize,
+        host_ops: usize,
     }
 
     impl Machine for Recorder {
@@ -94,6 +127,17 @@ mod tests {
                 seed: [17, 0, 0, 0],
             }
         }
+        fn silent_yield(&mut self) {
+            self.faults += 1;
+        }
+        fn host_op(&mut self, op: HostOp) -> Result<u64, u32> {
+            self.host_ops += 1;
+            if op.op == 99 {
+                Err(8)
+            } else {
+                Ok(op.args[0])
+            }
+        }
     }
 
     fn request(function: Function, args: &[u64]) -> Request {
@@ -108,12 +152,12 @@ mod tests {
     }
 
     #[test]
-    fn ping_answers_argument_plus_one_with_the_same_seq() {
+    fn ping_answers_argument_plus_one() {
         let response = handle(
             &request(Function::SelftestPing, &[41]),
             &mut Recorder::default(),
         );
-        assert_eq!((response.seq, response.errno, response.value), (7, 0, 42));
+        assert_eq!((response.errno, response.value), (0, 42));
         assert_eq!(response.status, Status::Done as u32);
     }
 
@@ -140,6 +184,17 @@ mod tests {
             &mut Recorder::default(),
         );
         assert_eq!(response.value, 17);
+    }
+
+    #[test]
+    fn host_op_relay_repeats_and_stops_at_the_first_error() {
+        let mut machine = Recorder::default();
+        let ok = handle(&request(Function::SelftestHostOp, &[1, 3, 5]), &mut machine);
+        assert_eq!((ok.errno, ok.value, machine.host_ops), (0, 15, 3));
+        let failed = handle(&request(Function::SelftestHostOp, &[99, 3]), &mut machine);
+        assert_eq!((failed.errno, machine.host_ops), (8, 4));
+        let missing = handle(&request(Function::SelftestHostOp, &[1]), &mut machine);
+        assert_eq!(missing.errno, ERRNO_INVAL);
     }
 
     #[test]

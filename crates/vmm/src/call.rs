@@ -5,8 +5,9 @@
 use std::marker::PhantomData;
 use std::sync::atomic::{fence, Ordering};
 
+use wasc_wire::hostop::{HostOp, SCRATCH_LEN, SCRATCH_OFFSET};
 use wasc_wire::{
-    layout, CallPage, Control, Instance, Park, Request, Response, PANIC_MESSAGE_MAX,
+    layout, CallPage, Control, Instance, OpResult, Park, Request, Response, PANIC_MESSAGE_MAX,
     PANIC_MESSAGE_OFFSET,
 };
 
@@ -49,11 +50,64 @@ impl<'a> CallPageRef<'a> {
         unsafe { std::ptr::addr_of!((*self.page).request.seq).read_volatile() }
     }
 
-    /// The `seq` of the latest response; [`Self::read_response`] after an
+    /// The ticket of the latest response; [`Self::read_response`] after an
     /// acquire fence gives the body sysd published with it.
-    pub fn response_seq(&self) -> u64 {
+    pub fn response_ticket(&self) -> u64 {
         // SAFETY: as in `write_request`.
-        unsafe { std::ptr::addr_of!((*self.page).response.seq).read_volatile() }
+        unsafe { std::ptr::addr_of!((*self.page).response.ticket).read_volatile() }
+    }
+
+    /// A copy of the host op sysd asked for (untrusted: the executor
+    /// validates it).
+    pub fn read_host_op(&self) -> HostOp {
+        // SAFETY: as in `write_request`; `HostOp` is plain integers.
+        unsafe { std::ptr::addr_of!((*self.page).host_op).read_volatile() }
+    }
+
+    /// Publishes the answer to a host op: the body, then (release) the ticket.
+    pub fn write_op_result(&self, result: OpResult) {
+        let body = OpResult {
+            ticket: self.op_result_ticket(),
+            ..result
+        };
+        // SAFETY: as in `write_request`.
+        unsafe { std::ptr::addr_of_mut!((*self.page).op_result).write_volatile(body) };
+        fence(Ordering::Release);
+        // SAFETY: as in `write_request`.
+        unsafe {
+            std::ptr::addr_of_mut!((*self.page).op_result.ticket).write_volatile(result.ticket)
+        };
+    }
+
+    fn op_result_ticket(&self) -> u64 {
+        // SAFETY: as in `write_request`.
+        unsafe { std::ptr::addr_of!((*self.page).op_result.ticket).read_volatile() }
+    }
+
+    /// Copies the scratch area out of the page.
+    pub fn read_scratch(&self, scratch: &mut [u8; SCRATCH_LEN]) {
+        for (i, byte) in scratch.iter_mut().enumerate() {
+            // SAFETY: `SCRATCH_OFFSET + i < 4096`, inside the page.
+            *byte = unsafe {
+                self.page
+                    .cast::<u8>()
+                    .add(SCRATCH_OFFSET + i)
+                    .read_volatile()
+            };
+        }
+    }
+
+    /// Copies the scratch area back into the page.
+    pub fn write_scratch(&self, scratch: &[u8; SCRATCH_LEN]) {
+        for (i, byte) in scratch.iter().enumerate() {
+            // SAFETY: `SCRATCH_OFFSET + i < 4096`, inside the page.
+            unsafe {
+                self.page
+                    .cast::<u8>()
+                    .add(SCRATCH_OFFSET + i)
+                    .write_volatile(*byte)
+            };
+        }
     }
 
     pub fn write_control(&self, control: Control) {

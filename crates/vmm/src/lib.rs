@@ -22,7 +22,10 @@ use kvm_bindings::{
 use std::sync::Arc;
 
 use kvm_ioctls::{Kvm, VcpuFd, VmFd};
-use wasc_wire::{layout, Control, Instance, Park, Request, Response, Status};
+use wasc_wire::hostop::{HostOp, SCRATCH_LEN};
+use wasc_wire::{
+    layout, ticket, Control, Instance, OpResult, Park, Request, Response, Status, MAX_STEPS,
+};
 
 pub use elf::SysdImage;
 pub use memory::GuestRam;
@@ -125,6 +128,25 @@ impl Hypervisor {
 pub struct VmConfig<'a> {
     /// The sysd ELF image.
     pub sysd: &'a [u8],
+}
+
+/// The host side of host ops: performs what sysd asks for. The runtime
+/// implements it with the host executor; sysd's requests are untrusted and
+/// the implementation validates them.
+pub trait HostOps {
+    /// Performs `op`, with the call page's scratch area copied in and out.
+    /// Returns the op's value or a WASI errno.
+    fn perform(&mut self, op: &HostOp, scratch: &mut [u8; SCRATCH_LEN]) -> Result<u64, u16>;
+}
+
+/// No host ops: every request is answered with `NOSYS`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoHostOps;
+
+impl HostOps for NoHostOps {
+    fn perform(&mut self, _: &HostOp, _: &mut [u8; SCRATCH_LEN]) -> Result<u64, u16> {
+        Err(52)
+    }
 }
 
 /// What sysd answered to a call.
@@ -266,11 +288,22 @@ impl Vm {
         let page = call::CallPageRef::new(&ram)?;
         match transport {
             Transport::Sync => {
-                self.vcpu()?;
+                let was_polling = self.poll.is_some();
                 page.write_control(Control {
                     transport: wasc_wire::Transport::Sync as u32,
                     spin_limit: 0,
                 });
+                let vcpu = self.vcpu()?;
+                if was_polling {
+                    // The poll thread may have stopped sysd anywhere, even
+                    // between deciding to park and its exit. Run it once to a
+                    // yield: it now sees the sync transport and exits at a
+                    // point where the next resume re-checks for a request.
+                    if let Err(e) = vcpu::run_until_yield(vcpu, &ram) {
+                        self.failed = true;
+                        return Err(e.into());
+                    }
+                }
             }
             Transport::Poll { spin_limit } => {
                 page.write_control(Control {
@@ -311,12 +344,35 @@ impl Vm {
         self.failed
     }
 
-    /// Sync transport: writes the request and runs sysd on this thread until
-    /// it answers.
+    /// Calls sysd with no host ops available (sysd gets `NOSYS` for any).
     pub fn call(&mut self, function: u32, args: &[u64]) -> Result<Reply, Error> {
+        self.call_with(function, args, &mut NoHostOps)
+    }
+
+    /// Calls sysd and performs the host ops it asks for with `host`, on this
+    /// thread, until it answers. Works in both transports.
+    pub fn call_with(
+        &mut self,
+        function: u32,
+        args: &[u64],
+        host: &mut dyn HostOps,
+    ) -> Result<Reply, Error> {
         if args.len() > 9 {
             return Err(Error::TooManyArguments(args.len()));
         }
+        let result = self.exchange(function, args, host);
+        self.failed |= result.is_err();
+        result
+    }
+
+    fn exchange(
+        &mut self,
+        function: u32,
+        args: &[u64],
+        host: &mut dyn HostOps,
+    ) -> Result<Reply, Error> {
+        let ram = self.ram.clone();
+        let page = call::CallPageRef::new(&ram)?;
         self.seq += 1;
         let mut request = Request {
             seq: self.seq,
@@ -326,21 +382,68 @@ impl Vm {
             window_len: self.window.map_or(0, |(_, len)| len as u64),
         };
         request.args[..args.len()].copy_from_slice(args);
-        let result = match &self.poll {
-            Some(poll) => poll.call(request).map_err(Error::from),
-            None => self.call_sync(request),
+        let mut previous = page.response_ticket();
+        page.write_request(request);
+        let mut scratch = [0u8; SCRATCH_LEN];
+        for step in 0..=MAX_STEPS {
+            let expected = ticket(self.seq, step);
+            let response = self.wait(previous)?;
+            if response.ticket != expected {
+                return Err(Error::Protocol(format!(
+                    "published ticket {:#x} while {expected:#x} was due",
+                    response.ticket
+                )));
+            }
+            previous = expected;
+            match Status::from_raw(response.status) {
+                Some(Status::Done) => {
+                    return Ok(Reply {
+                        errno: response.errno,
+                        value: response.value,
+                    })
+                }
+                Some(Status::HostOp) => {
+                    let op = page.read_host_op();
+                    page.read_scratch(&mut scratch);
+                    let (errno, value) = match host.perform(&op, &mut scratch) {
+                        Ok(value) => (0, value),
+                        Err(errno) => (u32::from(errno), 0),
+                    };
+                    page.write_scratch(&scratch);
+                    page.write_op_result(OpResult {
+                        ticket: expected,
+                        errno,
+                        reserved: 0,
+                        value,
+                    });
+                }
+                _ => {
+                    return Err(Error::Protocol(format!(
+                        "answered with status {:#x}",
+                        response.status
+                    )))
+                }
+            }
         }
-        .and_then(|response| check_response(request.seq, response));
-        self.failed |= result.is_err();
-        result
+        Err(Error::Protocol(
+            "made more host ops than a request may".into(),
+        ))
     }
 
-    fn call_sync(&mut self, request: Request) -> Result<Response, Error> {
+    /// Lets sysd run until it publishes a response with a ticket other than
+    /// `previous`.
+    fn wait(&mut self, previous: u64) -> Result<Response, Error> {
+        if let Some(poll) = &self.poll {
+            return Ok(poll.wait(previous)?);
+        }
         let ram = self.ram.clone();
-        let page = call::CallPageRef::new(&ram)?;
-        page.write_request(request);
         vcpu::run_until_yield(self.vcpu()?, &ram)?;
-        Ok(page.read_response())
+        let page = call::CallPageRef::new(&ram)?;
+        let response = page.read_response();
+        if response.ticket == previous {
+            return Err(Error::Protocol("yielded without answering".into()));
+        }
+        Ok(response)
     }
 
     /// The guest RAM.
@@ -408,26 +511,6 @@ impl Vm {
     }
 }
 
-/// Validates a response copied out of the call page.
-fn check_response(seq: u64, response: Response) -> Result<Reply, Error> {
-    if response.seq != seq {
-        return Err(Error::Protocol(format!(
-            "answered request {} while {seq} was pending",
-            response.seq
-        )));
-    }
-    match Status::from_raw(response.status) {
-        Some(Status::Done) => Ok(Reply {
-            errno: response.errno,
-            value: response.value,
-        }),
-        _ => Err(Error::Protocol(format!(
-            "yielded with status {:#x} instead of done",
-            response.status
-        ))),
-    }
-}
-
 /// Writes everything the guest needs before sysd's first instruction.
 pub(crate) fn write_guest_image(ram: &GuestRam, image: &SysdImage<'_>) -> Result<(), Error> {
     paging::write_page_tables(ram)?;
@@ -490,46 +573,6 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "KVM is not available: /nonexistent/kvm: No such file or directory (os error 2)"
-        );
-    }
-
-    #[test]
-    fn response_for_another_request_is_a_protocol_error() {
-        let response = Response {
-            seq: 3,
-            status: Status::Done as u32,
-            ..Default::default()
-        };
-        assert!(matches!(
-            check_response(4, response),
-            Err(Error::Protocol(_))
-        ));
-    }
-
-    #[test]
-    fn unknown_status_is_a_protocol_error() {
-        let response = Response {
-            seq: 4,
-            status: 99,
-            ..Default::default()
-        };
-        assert!(matches!(
-            check_response(4, response),
-            Err(Error::Protocol(_))
-        ));
-    }
-
-    #[test]
-    fn done_response_is_accepted() {
-        let response = Response {
-            seq: 4,
-            status: Status::Done as u32,
-            errno: 8,
-            value: 5,
-        };
-        assert_eq!(
-            check_response(4, response).expect("valid"),
-            Reply { errno: 8, value: 5 }
         );
     }
 }

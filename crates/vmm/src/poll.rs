@@ -15,7 +15,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use kvm_ioctls::VcpuFd;
-use wasc_wire::{Park, Request, Response};
+use wasc_wire::{Park, Response};
 
 use crate::call::CallPageRef;
 use crate::memory::GuestRam;
@@ -73,20 +73,20 @@ impl PollThread {
         })
     }
 
-    /// Publishes `request`, wakes sysd if it parked, and waits for the
-    /// response with this `seq` or for the vCPU thread to fail.
-    pub(crate) fn call(&self, request: Request) -> Result<Response, vcpu::Error> {
+    /// After the host published something (a request or an op result):
+    /// wakes sysd if it parked, then waits until sysd publishes a response
+    /// with a ticket other than `previous`, or the vCPU thread fails.
+    pub(crate) fn wait(&self, previous: u64) -> Result<Response, vcpu::Error> {
         let page = CallPageRef::new(&self.ram)?;
-        page.write_request(request);
         // Pairs with sysd's fence between announcing `Parked` and re-reading
-        // the request: one side sees the other's store.
+        // what it waits for: one side sees the other's store.
         fence(Ordering::SeqCst);
         if page.park() == Park::Parked as u32 {
             self.shared.wake();
         }
         let mut spins = 0u32;
         loop {
-            if page.response_seq() == request.seq {
+            if page.response_ticket() != previous {
                 fence(Ordering::Acquire);
                 return Ok(page.read_response());
             }

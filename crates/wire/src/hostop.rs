@@ -8,7 +8,7 @@
 //! `Lookup` is copied by sysd into the call page's scratch area.
 
 /// A request from sysd to the host executor: an op id and six raw words.
-#[repr(C)]
+#[repr(C, align(64))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct HostOp {
     /// An [`OpCode`] value.

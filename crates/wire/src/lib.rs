@@ -32,17 +32,40 @@ pub struct Request {
     pub window_len: u64,
 }
 
-/// What sysd answers, written by sysd.
+/// What sysd answers, written by sysd: the final answer to a request
+/// (`Done`), or a host op it needs first (`HostOp`).
 #[repr(C, align(64))]
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Response {
-    /// The `seq` of the request this answers.
-    pub seq: u64,
+    /// [`ticket`]`(request seq, step)`, written last: the word the host
+    /// polls. `step` counts the host ops this request has made so far, so
+    /// every response sysd publishes has a new ticket.
+    pub ticket: u64,
     /// A [`Status`] value.
     pub status: u32,
     /// WASI errno when `status` is `Done` (0 = success).
     pub errno: u32,
     /// A function-specific result value.
+    pub value: u64,
+}
+
+/// The ticket of the `step`th response to request `seq`.
+pub const fn ticket(seq: u64, step: u16) -> u64 {
+    (seq << 16) | step as u64
+}
+
+/// The most host ops one request may make.
+pub const MAX_STEPS: u16 = u16::MAX;
+
+/// The host's answer to a host op, written by the host.
+#[repr(C, align(64))]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OpResult {
+    /// The ticket of the `HostOp` response this answers, written last.
+    pub ticket: u64,
+    /// WASI errno (0 = success).
+    pub errno: u32,
+    pub reserved: u32,
     pub value: u64,
 }
 
@@ -83,6 +106,9 @@ pub struct CallPage {
     pub instance: Instance,
     pub control: Control,
     pub state: SysdState,
+    /// The op sysd asks for when `Response::status` is `HostOp`.
+    pub host_op: hostop::HostOp,
+    pub op_result: OpResult,
 }
 
 /// Values of [`Control::transport`].
@@ -123,6 +149,8 @@ pub enum Status {
     Idle = 0,
     /// The request is complete; `errno` and `value` hold the result.
     Done = 1,
+    /// sysd needs the host op in [`CallPage::host_op`] performed first.
+    HostOp = 2,
 }
 
 impl Status {
@@ -131,6 +159,7 @@ impl Status {
         match raw {
             0 => Some(Self::Idle),
             1 => Some(Self::Done),
+            2 => Some(Self::HostOp),
             _ => None,
         }
     }
@@ -162,6 +191,13 @@ pub enum Function {
     SelftestStackOverflow = 0x1007,
     /// Answer `value` = the first word of the instance seed.
     SelftestSeed = 0x1008,
+    /// Ask the host `args[1]` times for host op `args[0]` with arguments
+    /// `args[2..8]`; answer the sum of the values, or the first errno.
+    SelftestHostOp = 0x1009,
+    /// Answer with an undefined status (a protocol violation).
+    SelftestBadStatus = 0x100a,
+    /// Yield without answering (a protocol violation in the sync transport).
+    SelftestSilentYield = 0x100b,
 }
 
 impl Function {
@@ -178,6 +214,9 @@ impl Function {
             SelftestPrivileged,
             SelftestStackOverflow,
             SelftestSeed,
+            SelftestHostOp,
+            SelftestBadStatus,
+            SelftestSilentYield,
         ]
         .into_iter()
         .find(|f| *f as u32 == raw)
@@ -211,7 +250,7 @@ mod tests {
         assert_eq!(offset_of!(CallPage, instance), 192);
         assert_eq!(offset_of!(CallPage, control), 256);
         assert_eq!(offset_of!(CallPage, state), 320);
-        assert!(offset_of!(CallPage, state) + size_of::<SysdState>() <= PANIC_MESSAGE_OFFSET);
+        assert!(offset_of!(CallPage, op_result) + size_of::<OpResult>() <= PANIC_MESSAGE_OFFSET);
         assert_eq!(size_of::<CallPage>(), 4096);
     }
 
@@ -222,9 +261,19 @@ mod tests {
         assert_eq!(offset_of!(Request, nargs), 12);
         assert_eq!(offset_of!(Request, args), 16);
         assert_eq!(offset_of!(Request, window_len), 88);
+        assert_eq!(offset_of!(Response, ticket), 0);
         assert_eq!(offset_of!(Response, status), 8);
         assert_eq!(offset_of!(Response, errno), 12);
         assert_eq!(offset_of!(Response, value), 16);
+        assert_eq!(offset_of!(CallPage, host_op), 384);
+        assert_eq!(offset_of!(CallPage, op_result), 448);
+    }
+
+    #[test]
+    fn tickets_are_distinct_per_request_and_step() {
+        assert_ne!(ticket(1, 0), ticket(1, 1));
+        assert_ne!(ticket(1, MAX_STEPS), ticket(2, 0));
+        assert_eq!(ticket(0, 0), 0);
     }
 
     #[test]

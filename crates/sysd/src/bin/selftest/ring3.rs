@@ -14,13 +14,15 @@ core::arch::global_asm!(
 );
 
 extern "C" fn main() -> ! {
-    rt::serve(|request| selftest::handle(request, &mut Ring3))
+    rt::serve(|request, host| selftest::handle(request, &mut Ring3 { host }))
 }
 
 /// The real machine: each method does exactly what it names, faults included.
-struct Ring3;
+struct Ring3<'a> {
+    host: &'a mut rt::Host,
+}
 
-impl Machine for Ring3 {
+impl Machine for Ring3<'_> {
     fn read_byte(&mut self, address: u64) -> u8 {
         // SAFETY: deliberately unchecked: the self-test probes what the page
         // tables allow; a bad address faults into the host's report.
@@ -55,6 +57,14 @@ impl Machine for Ring3 {
 
     fn instance(&mut self) -> wasc_wire::Instance {
         rt::instance()
+    }
+
+    fn host_op(&mut self, op: wasc_wire::hostop::HostOp) -> Result<u64, u32> {
+        self.host.perform(op)
+    }
+
+    fn silent_yield(&mut self) {
+        rt::exit_to_host(wasc_wire::port::YIELD);
     }
 }
 
