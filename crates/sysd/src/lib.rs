@@ -7,7 +7,9 @@
 
 #![no_std]
 
+pub mod chacha;
 pub mod selftest;
+pub mod wasi;
 
 #[cfg(target_os = "none")]
 pub mod rt;

@@ -11,6 +11,7 @@
 
 pub mod hostop;
 pub mod layout;
+pub mod wasi;
 
 /// A WASI call or control request, written by the host.
 ///
@@ -151,6 +152,12 @@ pub enum Status {
     Done = 1,
     /// sysd needs the host op in [`CallPage::host_op`] performed first.
     HostOp = 2,
+    /// The function called `proc_exit`: `value` is the exit status.
+    Exit = 3,
+    /// The call ends the run as a wasmtime host error would: `errno` holds a
+    /// [`wasi::TrapKind`], `value` its detail (for an out-of-bounds pointer,
+    /// `start << 32 | len`).
+    Trap = 4,
 }
 
 impl Status {
@@ -160,6 +167,8 @@ impl Status {
             0 => Some(Self::Idle),
             1 => Some(Self::Done),
             2 => Some(Self::HostOp),
+            3 => Some(Self::Exit),
+            4 => Some(Self::Trap),
             _ => None,
         }
     }

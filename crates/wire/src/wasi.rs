@@ -1,0 +1,121 @@
+//! WASI preview-1 function ids: a WASI call crosses into sysd as
+//! `(function id, raw arguments)`. Ids are the functions' positions in
+//! [`NAMES`], the order of the preview-1 witx.
+
+/// Every `wasi_snapshot_preview1` function; the id of a function is its index.
+pub const NAMES: [&str; 46] = [
+    "args_get",
+    "args_sizes_get",
+    "environ_get",
+    "environ_sizes_get",
+    "clock_res_get",
+    "clock_time_get",
+    "fd_advise",
+    "fd_allocate",
+    "fd_close",
+    "fd_datasync",
+    "fd_fdstat_get",
+    "fd_fdstat_set_flags",
+    "fd_fdstat_set_rights",
+    "fd_filestat_get",
+    "fd_filestat_set_size",
+    "fd_filestat_set_times",
+    "fd_pread",
+    "fd_prestat_get",
+    "fd_prestat_dir_name",
+    "fd_pwrite",
+    "fd_read",
+    "fd_readdir",
+    "fd_renumber",
+    "fd_seek",
+    "fd_sync",
+    "fd_tell",
+    "fd_write",
+    "path_create_directory",
+    "path_filestat_get",
+    "path_filestat_set_times",
+    "path_link",
+    "path_open",
+    "path_readlink",
+    "path_remove_directory",
+    "path_rename",
+    "path_symlink",
+    "path_unlink_file",
+    "poll_oneoff",
+    "proc_exit",
+    "proc_raise",
+    "random_get",
+    "sched_yield",
+    "sock_accept",
+    "sock_recv",
+    "sock_send",
+    "sock_shutdown",
+];
+
+/// The id of the function called `name`.
+pub fn id(name: &str) -> Option<u32> {
+    NAMES.iter().position(|n| *n == name).map(|i| i as u32)
+}
+
+/// Ids of functions used by name in sysd's dispatch.
+pub mod ids {
+    pub const ARGS_GET: u32 = 0;
+    pub const ARGS_SIZES_GET: u32 = 1;
+    pub const ENVIRON_GET: u32 = 2;
+    pub const ENVIRON_SIZES_GET: u32 = 3;
+    pub const FD_CLOSE: u32 = 8;
+    pub const FD_FDSTAT_GET: u32 = 10;
+    pub const FD_PRESTAT_GET: u32 = 17;
+    pub const FD_PRESTAT_DIR_NAME: u32 = 18;
+    pub const FD_READ: u32 = 20;
+    pub const FD_SEEK: u32 = 23;
+    pub const FD_TELL: u32 = 25;
+    pub const FD_WRITE: u32 = 26;
+    pub const PROC_EXIT: u32 = 38;
+    pub const PROC_RAISE: u32 = 39;
+    pub const RANDOM_GET: u32 = 40;
+    pub const SCHED_YIELD: u32 = 41;
+    pub const SOCK_ACCEPT: u32 = 42;
+    pub const SOCK_RECV: u32 = 43;
+    pub const SOCK_SEND: u32 = 44;
+    pub const SOCK_SHUTDOWN: u32 = 45;
+}
+
+/// Why sysd ended a WASI call instead of returning an errno
+/// (`Status::Trap`); the host reports it as wasmtime does.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrapKind {
+    /// A pointer or length outside linear memory; the detail is
+    /// `start << 32 | len`.
+    PointerOutOfBounds = 1,
+    /// `proc_exit` with a status outside `[0, 126)`.
+    InvalidExitStatus = 2,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn named_ids_match_the_table() {
+        for (name, id_) in [
+            ("args_get", ids::ARGS_GET),
+            ("environ_sizes_get", ids::ENVIRON_SIZES_GET),
+            ("fd_close", ids::FD_CLOSE),
+            ("fd_fdstat_get", ids::FD_FDSTAT_GET),
+            ("fd_prestat_dir_name", ids::FD_PRESTAT_DIR_NAME),
+            ("fd_read", ids::FD_READ),
+            ("fd_seek", ids::FD_SEEK),
+            ("fd_tell", ids::FD_TELL),
+            ("fd_write", ids::FD_WRITE),
+            ("proc_exit", ids::PROC_EXIT),
+            ("random_get", ids::RANDOM_GET),
+            ("sched_yield", ids::SCHED_YIELD),
+            ("sock_shutdown", ids::SOCK_SHUTDOWN),
+        ] {
+            assert_eq!(id(name), Some(id_), "{name}");
+        }
+        assert_eq!(id("not_a_function"), None);
+    }
+}
