@@ -7,7 +7,7 @@ use std::env;
 use std::path::PathBuf;
 use std::process::Command;
 
-const BINARIES: [&str; 1] = ["sysd-selftest"];
+const BINARIES: [&str; 2] = ["sysd", "sysd-selftest"];
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").expect("set by cargo"));

@@ -41,8 +41,11 @@ pub enum Error {
     #[error("environment variable `{0}` is not valid UTF-8")]
     NonUtf8Environment(String),
     #[error(
-        "VM isolation is not available yet in this build; \
-         pass `--isolation none` to run WASI in process"
+        "module `{}` imports WASI function `{function}`, which VM isolation does not \
+         implement yet; pass `--isolation none` to run WASI in process",
+        path.display()
     )]
-    VmUnavailable,
+    VmUnsupported { path: PathBuf, function: String },
+    #[error("{0}")]
+    Vm(wasc_vmm::Error),
 }

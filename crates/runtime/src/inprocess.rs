@@ -4,7 +4,7 @@
 
 use wasmtime::{Config, Engine, Linker, Store};
 use wasmtime_wasi::p1::WasiP1Ctx;
-use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use crate::{load_module, Error, Outcome, RunConfig};
 
@@ -31,7 +31,7 @@ pub(crate) fn run(config: &RunConfig) -> Result<Outcome, Error> {
         })?;
 
     let result = start.call(&mut store, ());
-    Ok(classify(config, result))
+    Ok(crate::classify(config, result))
 }
 
 fn wasi_context(config: &RunConfig) -> Result<WasiP1Ctx, Error> {
@@ -50,30 +50,6 @@ fn wasi_context(config: &RunConfig) -> Result<WasiP1Ctx, Error> {
             })?;
     }
     Ok(builder.build_p1())
-}
-
-/// Sorts the end of `_start` into the cases `wasmtime run` distinguishes, and
-/// adds the context it prints on a trap.
-fn classify(config: &RunConfig, result: wasmtime::Result<()>) -> Outcome {
-    let error = match result {
-        Ok(()) => return Outcome::Exited(0),
-        Err(error) => error,
-    };
-    if let Some(exit) = error.downcast_ref::<I32Exit>() {
-        return Outcome::Exited(exit.0);
-    }
-    let is_trap = error.is::<wasmtime::Trap>();
-    let error = error
-        .context("failed to invoke command default")
-        .context(format!(
-            "failed to run main module `{}`",
-            config.module.display()
-        ));
-    if is_trap {
-        Outcome::Trapped(error)
-    } else {
-        Outcome::Failed(error)
-    }
 }
 
 fn into_io_error(error: wasmtime::Error) -> std::io::Error {

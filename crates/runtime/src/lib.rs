@@ -12,6 +12,7 @@ mod config;
 mod error;
 mod inprocess;
 mod module;
+mod vm;
 
 pub use config::{DirMapping, EnvVar, Isolation, RunConfig};
 pub use error::Error;
@@ -39,6 +40,30 @@ pub enum Outcome {
 pub fn run(config: &RunConfig) -> Result<Outcome, Error> {
     match config.isolation {
         Isolation::None => inprocess::run(config),
-        Isolation::Vm => Err(Error::VmUnavailable),
+        Isolation::Vm => vm::run(config),
+    }
+}
+
+/// Sorts the end of `_start` into the cases `wasmtime run` distinguishes, and
+/// adds the context it prints on a trap.
+pub(crate) fn classify(config: &RunConfig, result: wasmtime::Result<()>) -> Outcome {
+    let error = match result {
+        Ok(()) => return Outcome::Exited(0),
+        Err(error) => error,
+    };
+    if let Some(exit) = error.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return Outcome::Exited(exit.0);
+    }
+    let is_trap = error.is::<wasmtime::Trap>();
+    let error = error
+        .context("failed to invoke command default")
+        .context(format!(
+            "failed to run main module `{}`",
+            config.module.display()
+        ));
+    if is_trap {
+        Outcome::Trapped(error)
+    } else {
+        Outcome::Failed(error)
     }
 }

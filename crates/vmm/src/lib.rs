@@ -84,6 +84,8 @@ pub enum Error {
     SpawnVcpuThread(std::io::Error),
     #[error("the vCPU was lost when its thread failed to start")]
     VcpuLost,
+    #[error("arguments and environment take {0} bytes, more than the {max} a VM holds", max = layout::INSTANCE_DATA_MAX)]
+    InstanceDataTooLarge(usize),
 }
 
 /// How a call reaches sysd.
@@ -152,6 +154,8 @@ impl HostOps for NoHostOps {
 /// What sysd answered to a call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Reply {
+    /// `Done`, `Exit` or `Trap` (see [`wasc_wire::Status`]).
+    pub status: Status,
     pub errno: u32,
     pub value: u64,
 }
@@ -396,8 +400,9 @@ impl Vm {
             }
             previous = expected;
             match Status::from_raw(response.status) {
-                Some(Status::Done) => {
+                Some(status @ (Status::Done | Status::Exit | Status::Trap)) => {
                     return Ok(Reply {
+                        status,
                         errno: response.errno,
                         value: response.value,
                     })
@@ -444,6 +449,23 @@ impl Vm {
             return Err(Error::Protocol("yielded without answering".into()));
         }
         Ok(response)
+    }
+
+    /// Writes the instance's arguments and environment (each a run of
+    /// NUL-terminated strings) where sysd reads them. Call before the
+    /// instance's first call.
+    pub fn write_instance_data(&self, args: &[u8], env: &[u8]) -> Result<(), Error> {
+        let total = 8 + args.len() + env.len();
+        if total as u64 > layout::INSTANCE_DATA_MAX {
+            return Err(Error::InstanceDataTooLarge(total));
+        }
+        let base = layout::INSTANCE_DATA;
+        self.ram.write(base, &(args.len() as u32).to_le_bytes())?;
+        self.ram
+            .write(base + 4, &(env.len() as u32).to_le_bytes())?;
+        self.ram.write(base + 8, args)?;
+        self.ram.write(base + 8 + args.len() as u64, env)?;
+        Ok(())
     }
 
     /// The guest RAM.

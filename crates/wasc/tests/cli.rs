@@ -45,9 +45,17 @@ fn bundled_example_prints_greeting() {
 }
 
 #[test]
-fn vm_isolation_is_refused_until_it_exists() {
+fn bundled_example_runs_in_a_vm_by_default() {
     let out = wasc(&["run", &example()]);
-    assert_one_line_error(&out, "VM isolation is not available yet");
+    assert_eq!(out.status, Some(0), "{out:?}");
+    assert_eq!(out.stdout, "Hello from a WaSC function!\n");
+    assert_eq!(out.stderr, "");
+}
+
+#[test]
+fn vm_refuses_modules_using_functions_sysd_lacks() {
+    let out = wasc(&["run", wasc_test_guests::FILES]);
+    assert_one_line_error(&out, "which VM isolation does not implement yet");
     assert_eq!(out.stdout, "", "must not fall back to in-process WASI");
 }
 

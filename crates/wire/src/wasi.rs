@@ -52,6 +52,58 @@ pub const NAMES: [&str; 46] = [
     "sock_shutdown",
 ];
 
+/// Parameter types of each function, in [`NAMES`] order: `i` is `i32`, `I`
+/// is `i64`. Every function returns an `i32` errno except `proc_exit`,
+/// which returns nothing.
+pub const SIGNATURES: [&str; 46] = [
+    "ii",
+    "ii",
+    "ii",
+    "ii",
+    "ii",
+    "iIi",
+    "iIIi",
+    "iII",
+    "i",
+    "i",
+    "ii",
+    "ii",
+    "iII",
+    "ii",
+    "iI",
+    "iIIi",
+    "iiiIi",
+    "ii",
+    "iii",
+    "iiiIi",
+    "iiii",
+    "iiiIi",
+    "ii",
+    "iIii",
+    "i",
+    "ii",
+    "iiii",
+    "iii",
+    "iiiii",
+    "iiiiIIi",
+    "iiiiiii",
+    "iiiiiIIii",
+    "iiiiii",
+    "iii",
+    "iiiiii",
+    "iiiii",
+    "iii",
+    "iiii",
+    "i",
+    "i",
+    "ii",
+    "",
+    "iii",
+    "iiiiii",
+    "iiiii",
+    "ii",
+];
+
 /// The id of the function called `name`.
 pub fn id(name: &str) -> Option<u32> {
     NAMES.iter().position(|n| *n == name).map(|i| i as u32)
@@ -117,5 +169,18 @@ mod tests {
             assert_eq!(id(name), Some(id_), "{name}");
         }
         assert_eq!(id("not_a_function"), None);
+    }
+
+    #[test]
+    fn signatures_take_at_most_nine_parameters() {
+        assert!(SIGNATURES
+            .iter()
+            .all(|s| s.len() <= 9 && s.bytes().all(|b| b == b'i' || b == b'I')));
+        assert_eq!(
+            SIGNATURES[id("path_open").expect("id") as usize],
+            "iiiiiIIii"
+        );
+        assert_eq!(SIGNATURES[id("fd_seek").expect("id") as usize], "iIii");
+        assert_eq!(SIGNATURES[id("sched_yield").expect("id") as usize], "");
     }
 }

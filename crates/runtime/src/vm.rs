@@ -1,0 +1,279 @@
+//! `--isolation vm`: the module runs in wasmtime here, and every WASI import
+//! is a thin forwarder that hands `(function id, raw arguments)` to sysd in
+//! its micro-VM and performs the host ops sysd asks for with the executor.
+//! No WASI semantics live on this side.
+//!
+//! sysd implements part of preview 1 so far (`wasc_sysd::wasi::IMPLEMENTED`).
+//! A module that imports anything else is refused before it runs, naming the
+//! function, instead of seeing behaviour that differs from `--isolation none`.
+
+use std::os::fd::OwnedFd;
+
+use wasc_executor::{Executor, LinearMemory};
+use wasc_vmm::{HostOps, Hypervisor, Template, Vm, VmConfig};
+use wasc_wire::hostop::{HostOp, SCRATCH_LEN};
+use wasc_wire::wasi::{self as ids, TrapKind};
+use wasc_wire::Status;
+use wasmtime::{Caller, Config, Engine, FuncType, Linker, Module, Store, Val, ValType};
+
+use crate::{load_module, Error, Outcome, RunConfig};
+
+const WASI: &str = "wasi_snapshot_preview1";
+
+/// What the forwarders need, kept in the store.
+struct Instance {
+    vm: Vm,
+    executor: Executor,
+    /// The linear memory currently mapped into sysd: `(base, len)`.
+    window: (usize, usize),
+}
+
+pub(crate) fn run(config: &RunConfig) -> Result<Outcome, Error> {
+    let mut wasm_config = Config::new();
+    // sysd reads and writes linear memory in place at a fixed guest address:
+    // the memory must never move.
+    wasm_config.memory_may_move(false);
+    let engine = Engine::new(&wasm_config).map_err(Error::CreateEngine)?;
+    let module = load_module(&engine, &config.module)?;
+    check_imports(&module, config)?;
+
+    let preopens = open_dirs(config)?;
+    let hypervisor = Hypervisor::open().map_err(Error::Vm)?;
+    let template = Template::new(
+        &hypervisor,
+        &VmConfig {
+            sysd: wasc_sysd_image::SYSD,
+        },
+    )
+    .map_err(Error::Vm)?;
+    let vm = template.instantiate(&hypervisor).map_err(Error::Vm)?;
+    let (args, env) = instance_data(config)?;
+    vm.write_instance_data(&args, &env).map_err(Error::Vm)?;
+
+    let mut linker: Linker<Instance> = Linker::new(&engine);
+    define_forwarders(&mut linker, &engine)?;
+    let mut store = Store::new(
+        &engine,
+        Instance {
+            vm,
+            executor: Executor::new(preopens),
+            window: (0, 0),
+        },
+    );
+    let instance =
+        linker
+            .instantiate(&mut store, &module)
+            .map_err(|source| Error::Instantiate {
+                path: config.module.clone(),
+                source,
+            })?;
+    let start = instance
+        .get_typed_func::<(), ()>(&mut store, "_start")
+        .map_err(|source| Error::Instantiate {
+            path: config.module.clone(),
+            source,
+        })?;
+    Ok(crate::classify(config, start.call(&mut store, ())))
+}
+
+/// Refuses modules that import WASI functions sysd does not implement yet.
+/// Unknown names are left for instantiation to reject, as wasmtime does.
+fn check_imports(module: &Module, config: &RunConfig) -> Result<(), Error> {
+    for import in module.imports().filter(|i| i.module() == WASI) {
+        if let Some(id) = ids::id(import.name()) {
+            if !wasc_sysd::wasi::IMPLEMENTED.contains(&id) {
+                return Err(Error::VmUnsupported {
+                    path: config.module.clone(),
+                    function: import.name().to_owned(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn open_dirs(config: &RunConfig) -> Result<Vec<OwnedFd>, Error> {
+    config
+        .dirs
+        .iter()
+        .map(|dir| {
+            std::fs::File::open(&dir.host)
+                .and_then(|f| {
+                    if f.metadata()?.is_dir() {
+                        Ok(OwnedFd::from(f))
+                    } else {
+                        Err(std::io::Error::from(std::io::ErrorKind::NotADirectory))
+                    }
+                })
+                .map_err(|source| Error::OpenDir {
+                    host: dir.host.clone(),
+                    source,
+                })
+        })
+        .collect()
+}
+
+/// argv and the environment as runs of NUL-terminated strings.
+fn instance_data(config: &RunConfig) -> Result<(Vec<u8>, Vec<u8>), Error> {
+    let mut args = Vec::new();
+    for arg in config.argv()? {
+        args.extend_from_slice(arg.as_bytes());
+        args.push(0);
+    }
+    let mut env = Vec::new();
+    for (name, value) in config.environment()? {
+        env.extend_from_slice(format!("{name}={value}").as_bytes());
+        env.push(0);
+    }
+    Ok((args, env))
+}
+
+/// One forwarder per preview-1 function, with the function's real type, so a
+/// module that declares another type fails to link as with wasmtime-wasi.
+fn define_forwarders(linker: &mut Linker<Instance>, engine: &Engine) -> Result<(), Error> {
+    for (id, (name, signature)) in ids::NAMES.iter().zip(ids::SIGNATURES).enumerate() {
+        let params = signature.bytes().map(|b| {
+            if b == b'I' {
+                ValType::I64
+            } else {
+                ValType::I32
+            }
+        });
+        let results = if *name == "proc_exit" {
+            vec![]
+        } else {
+            vec![ValType::I32]
+        };
+        let ty = FuncType::new(engine, params, results);
+        linker
+            .func_new(WASI, name, ty, move |caller, params, results| {
+                forward(id as u32, caller, params, results)
+            })
+            .map_err(Error::LinkWasi)?;
+    }
+    Ok(())
+}
+
+/// The forwarder: raw arguments in, sysd's answer out.
+fn forward(
+    id: u32,
+    mut caller: Caller<'_, Instance>,
+    params: &[Val],
+    results: &mut [Val],
+) -> wasmtime::Result<()> {
+    let (base, len) = match caller.get_export("memory").and_then(|e| e.into_memory()) {
+        Some(memory) => (memory.data_ptr(&caller) as usize, memory.data_size(&caller)),
+        None => (0, 0),
+    };
+    let mut args = [0u64; 9];
+    for (slot, value) in args.iter_mut().zip(params) {
+        *slot = match value {
+            Val::I32(x) => u64::from(*x as u32),
+            Val::I64(x) => *x as u64,
+            _ => 0,
+        };
+    }
+    let instance = caller.data_mut();
+    if instance.window != (base, len) {
+        // SAFETY: the memory belongs to this store, which owns the VM, and
+        // never moves (memory_may_move(false)); it is remapped here whenever
+        // its size changes, before sysd runs.
+        unsafe { instance.vm.map_window(base as *mut u8, len) }?;
+        instance.window = (base, len);
+    }
+    let mut host = ExecutorOps {
+        executor: &mut instance.executor,
+        base,
+        len,
+    };
+    let reply = instance
+        .vm
+        .call_with(id, &args[..params.len()], &mut host)?;
+    match reply.status {
+        Status::Exit => Err(wasmtime_wasi::I32Exit(reply.value as i32).into()),
+        Status::Trap => Err(trap_error(reply.errno, reply.value)),
+        _ => {
+            if let Some(result) = results.first_mut() {
+                *result = Val::I32(reply.errno as i32);
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The errors wasmtime-wasi gives for the same situations.
+fn trap_error(kind: u32, detail: u64) -> wasmtime::Error {
+    if kind == TrapKind::PointerOutOfBounds as u32 {
+        wasmtime::Error::msg(format!(
+            "Pointer out of bounds: Region {{ start: {}, len: {} }}",
+            detail >> 32,
+            detail & 0xffff_ffff
+        ))
+    } else if kind == TrapKind::InvalidExitStatus as u32 {
+        wasmtime::Error::msg("exit with invalid exit status outside of [0..126)")
+    } else {
+        wasmtime::Error::msg(format!("sysd ended the call with unknown trap kind {kind}"))
+    }
+}
+
+/// Host ops through the executor, on the caller's linear memory.
+struct ExecutorOps<'a> {
+    executor: &'a mut Executor,
+    base: usize,
+    len: usize,
+}
+
+impl HostOps for ExecutorOps<'_> {
+    fn perform(&mut self, op: &HostOp, scratch: &mut [u8; SCRATCH_LEN]) -> Result<u64, u16> {
+        // SAFETY: `base..base + len` is the caller's linear memory, alive and
+        // not otherwise borrowed while the forwarder runs.
+        let memory = unsafe { LinearMemory::new(self.base as *mut u8, self.len) };
+        self.executor
+            .execute(op, &memory, scratch)
+            .map_err(|errno| errno.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmtime::ExternType;
+
+    /// The forwarders' types are wasmtime-wasi's types, function by function.
+    #[test]
+    fn signatures_match_wasmtime_wasi() {
+        let engine = Engine::default();
+        let mut linker: Linker<wasmtime_wasi::p1::WasiP1Ctx> = Linker::new(&engine);
+        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |ctx| ctx).expect("link wasi");
+        let mut store = Store::new(&engine, wasmtime_wasi::WasiCtxBuilder::new().build_p1());
+        let items: Vec<_> = linker
+            .iter(&mut store)
+            .filter(|(module, _, _)| *module == WASI)
+            .map(|(_, name, item)| (name.to_owned(), item))
+            .collect();
+        let mut seen = 0;
+        for (name, item) in items {
+            let name = name.as_str();
+            let ExternType::Func(ty) = item.ty(&store) else {
+                panic!("{name} is not a function")
+            };
+            let id = ids::id(name).unwrap_or_else(|| panic!("{name} missing from the id table"));
+            let expected: String = ty
+                .params()
+                .map(|p| match p {
+                    ValType::I32 => 'i',
+                    ValType::I64 => 'I',
+                    other => panic!("{name}: unexpected {other:?}"),
+                })
+                .collect();
+            assert_eq!(ids::SIGNATURES[id as usize], expected, "{name}");
+            assert_eq!(
+                ty.results().len(),
+                usize::from(name != "proc_exit"),
+                "{name}"
+            );
+            seen += 1;
+        }
+        assert_eq!(seen, 46);
+    }
+}
