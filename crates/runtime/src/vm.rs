@@ -211,6 +211,8 @@ fn trap_error(kind: u32, detail: u64) -> wasmtime::Error {
         ))
     } else if kind == TrapKind::InvalidExitStatus as u32 {
         wasmtime::Error::msg("exit with invalid exit status outside of [0..126)")
+    } else if kind == TrapKind::InvalidClockId as u32 {
+        wasmtime::Error::msg("Invalid enum value Clockid")
     } else {
         wasmtime::Error::msg(format!("sysd ended the call with unknown trap kind {kind}"))
     }

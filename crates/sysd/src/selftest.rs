@@ -125,6 +125,7 @@ mod tests {
         fn instance(&mut self) -> wasc_wire::Instance {
             wasc_wire::Instance {
                 seed: [17, 0, 0, 0],
+                ..Default::default()
             }
         }
         fn silent_yield(&mut self) {

@@ -13,8 +13,10 @@ use wasc_wire::hostop::{HostOp, OpCode, Stat};
 use wasc_wire::wasi::{ids, TrapKind};
 
 /// The functions this module implements, by id.
-pub const IMPLEMENTED: [u32; 20] = [
+pub const IMPLEMENTED: [u32; 22] = [
     ids::ARGS_GET,
+    ids::CLOCK_RES_GET,
+    ids::CLOCK_TIME_GET,
     ids::ARGS_SIZES_GET,
     ids::ENVIRON_GET,
     ids::ENVIRON_SIZES_GET,
@@ -38,6 +40,7 @@ pub const IMPLEMENTED: [u32; 20] = [
 
 // WASI errnos used here.
 const BADF: u16 = 8;
+const IO: u16 = 29;
 const NOSYS: u16 = 52;
 const NOTSOCK: u16 = 57;
 const NOTSUP: u16 = 58;
@@ -57,6 +60,27 @@ pub trait System {
     fn instance_data(&mut self) -> InstanceData<'_>;
     /// Fills `buf` from sysd's CSPRNG.
     fn random(&mut self, buf: &mut [u8]);
+    /// The per-instance values, including the clock calibration.
+    fn instance(&mut self) -> wasc_wire::Instance;
+    /// The time-stamp counter.
+    fn rdtsc(&mut self) -> u64;
+}
+
+/// Nanoseconds on the realtime (`monotonic == false`) or monotonic clock at
+/// time-stamp counter `tsc`, from the host's calibration; `None` if the host
+/// gave none.
+pub fn clock_ns(calibration: &wasc_wire::Instance, tsc: u64, monotonic: bool) -> Option<u64> {
+    if calibration.tsc_khz == 0 {
+        return None;
+    }
+    let reference = if monotonic {
+        calibration.ref_monotonic
+    } else {
+        calibration.ref_realtime
+    };
+    let ticks = u128::from(tsc.wrapping_sub(calibration.ref_tsc));
+    let elapsed = ticks * 1_000_000 / u128::from(calibration.tsc_khz);
+    Some(reference.wrapping_add(elapsed as u64))
 }
 
 /// Arguments and environment, each a run of NUL-terminated strings.
@@ -157,6 +181,25 @@ impl Wasi {
             ids::ARGS_GET => strings(&mut memory, |d| d.args, arg(0), arg(1)),
             ids::ENVIRON_GET => strings(&mut memory, |d| d.env, arg(0), arg(1)),
             ids::RANDOM_GET => random(&mut memory, arg(0), arg(1)),
+            ids::CLOCK_RES_GET | ids::CLOCK_TIME_GET => {
+                // Realtime and monotonic come from the TSC; wasmtime answers
+                // BADF for the CPU-time clocks, and ends the run on others.
+                let (clock, out) = (
+                    arg(0) as u32,
+                    if function == ids::CLOCK_RES_GET {
+                        arg(1)
+                    } else {
+                        arg(2)
+                    },
+                );
+                match clock {
+                    0 | 1 => {
+                        clock_value(&mut memory, function == ids::CLOCK_RES_GET, clock == 1, out)
+                    }
+                    2 | 3 => Ok(BADF),
+                    _ => return Outcome::Trap(TrapKind::InvalidClockId, u64::from(clock)),
+                }
+            }
             ids::SCHED_YIELD => Ok(0),
             ids::PROC_RAISE => Ok(NOTSUP),
             ids::PROC_EXIT => {
@@ -354,6 +397,28 @@ fn strings<S: System>(
     }
 }
 
+/// `clock_res_get` (1 ns: the TSC is finer) or `clock_time_get`.
+fn clock_value<S: System>(
+    memory: &mut Memory<'_, S>,
+    resolution: bool,
+    monotonic: bool,
+    out: u64,
+) -> Result<u16, OutOfBounds> {
+    memory.check(out, 8)?;
+    let value = if resolution {
+        1
+    } else {
+        let calibration = memory.sys.instance();
+        let tsc = memory.sys.rdtsc();
+        match clock_ns(&calibration, tsc, monotonic) {
+            Some(ns) => ns,
+            None => return Ok(IO),
+        }
+    };
+    memory.write(out, &value.to_le_bytes())?;
+    Ok(0)
+}
+
 fn random<S: System>(memory: &mut Memory<'_, S>, buf: u64, len: u64) -> Result<u16, OutOfBounds> {
     memory.check(buf, len)?;
     let mut chunk = [0u8; 256];
@@ -400,6 +465,18 @@ mod tests {
         }
         fn random(&mut self, buf: &mut [u8]) {
             buf.fill(7);
+        }
+        fn instance(&mut self) -> wasc_wire::Instance {
+            wasc_wire::Instance {
+                tsc_khz: 2_000_000, // 2 GHz
+                ref_tsc: 1_000,
+                ref_realtime: 1_700_000_000_000_000_000,
+                ref_monotonic: 5_000,
+                ..Default::default()
+            }
+        }
+        fn rdtsc(&mut self) -> u64 {
+            1_000 + 2_000 // 1 µs after the reference
         }
     }
 
@@ -512,6 +589,59 @@ mod tests {
             wasi.call(ids::PROC_EXIT, &[126], 256, &mut sys),
             Outcome::Trap(TrapKind::InvalidExitStatus, 126)
         );
+    }
+
+    #[test]
+    fn clocks_count_from_the_calibration() {
+        let (mut wasi, mut sys) = (Wasi::default(), fake());
+        assert_eq!(
+            wasi.call(ids::CLOCK_TIME_GET, &[1, 0, 8], 256, &mut sys),
+            Outcome::Errno(0)
+        );
+        assert_eq!(
+            u64::from_le_bytes(sys.memory[8..16].try_into().expect("8")),
+            5_000 + 1_000
+        );
+        assert_eq!(
+            wasi.call(ids::CLOCK_TIME_GET, &[0, 0, 8], 256, &mut sys),
+            Outcome::Errno(0)
+        );
+        assert_eq!(
+            u64::from_le_bytes(sys.memory[8..16].try_into().expect("8")),
+            1_700_000_000_000_001_000
+        );
+        assert_eq!(
+            wasi.call(ids::CLOCK_RES_GET, &[0, 8], 256, &mut sys),
+            Outcome::Errno(0)
+        );
+        assert_eq!(
+            wasi.call(ids::CLOCK_TIME_GET, &[2, 0, 8], 256, &mut sys),
+            Outcome::Errno(BADF)
+        );
+        assert_eq!(
+            wasi.call(ids::CLOCK_RES_GET, &[3, 8], 256, &mut sys),
+            Outcome::Errno(BADF)
+        );
+        assert_eq!(
+            wasi.call(ids::CLOCK_TIME_GET, &[4, 0, 8], 256, &mut sys),
+            Outcome::Trap(TrapKind::InvalidClockId, 4)
+        );
+    }
+
+    #[test]
+    fn clock_math_survives_large_elapsed_times_and_missing_calibration() {
+        let mut cal = wasc_wire::Instance {
+            tsc_khz: 3_000_000,
+            ..Default::default()
+        };
+        // A year of 3 GHz ticks does not overflow.
+        let year = 365 * 24 * 3600 * 3_000_000_000u64;
+        assert_eq!(
+            clock_ns(&cal, year, true),
+            Some(365 * 24 * 3600 * 1_000_000_000)
+        );
+        cal.tsc_khz = 0;
+        assert_eq!(clock_ns(&cal, 1, true), None);
     }
 
     #[test]

@@ -17,7 +17,8 @@ mod template;
 mod vcpu;
 
 use kvm_bindings::{
-    kvm_fpu, kvm_regs, kvm_sregs, kvm_userspace_memory_region, CpuId, KVM_MAX_CPUID_ENTRIES,
+    kvm_fpu, kvm_msr_entry, kvm_regs, kvm_sregs, kvm_userspace_memory_region, CpuId, Msrs,
+    KVM_MAX_CPUID_ENTRIES,
 };
 use std::sync::Arc;
 
@@ -245,7 +246,7 @@ impl Vm {
     fn begin_instance(&mut self) -> Result<(), Error> {
         let mut seed = [0u8; 32];
         fill_random(&mut seed)?;
-        let mut instance = Instance::default();
+        let mut instance = self.clock_calibration()?;
         for (word, bytes) in instance.seed.iter_mut().zip(seed.chunks_exact(8)) {
             *word = u64::from_le_bytes(bytes.try_into().expect("8-byte chunk"));
         }
@@ -261,6 +262,28 @@ impl Vm {
             self.vcpu = Some(poll.stop());
         }
         self.vcpu.as_mut().ok_or(Error::VcpuLost)
+    }
+
+    /// The TSC frequency and a guest-TSC reading paired with the host's
+    /// realtime and monotonic clocks, so sysd can tell time without exits.
+    fn clock_calibration(&mut self) -> Result<Instance, Error> {
+        let save = |what| move |source| Error::SaveVcpu { what, source };
+        let vcpu = self.vcpu()?;
+        let tsc_khz = vcpu.get_tsc_khz().map_err(save("TSC frequency"))?;
+        let mut msrs = Msrs::from_entries(&[kvm_msr_entry {
+            index: MSR_IA32_TSC,
+            ..Default::default()
+        }])
+        .map_err(|_| Error::Protocol("cannot build an MSR list".into()))?;
+        vcpu.get_msrs(&mut msrs).map_err(save("TSC"))?;
+        let ref_tsc = msrs.as_slice()[0].data;
+        Ok(Instance {
+            tsc_khz: u64::from(tsc_khz),
+            ref_tsc,
+            ref_realtime: clock_ns(libc::CLOCK_REALTIME),
+            ref_monotonic: clock_ns(libc::CLOCK_MONOTONIC),
+            ..Instance::default()
+        })
     }
 
     pub(crate) fn vcpu_state(&mut self) -> Result<(kvm_regs, kvm_sregs, kvm_fpu), Error> {
@@ -552,6 +575,21 @@ fn create_vm(hypervisor: &Hypervisor, ram: &GuestRam) -> Result<(VmFd, VcpuFd), 
             source,
         })?;
     Ok((vm, vcpu))
+}
+
+/// The IA32_TIME_STAMP_COUNTER MSR.
+const MSR_IA32_TSC: u32 = 0x10;
+
+fn clock_ns(clock: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; these clocks always exist.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
 }
 
 fn fill_random(buf: &mut [u8]) -> Result<(), Error> {

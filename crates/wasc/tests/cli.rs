@@ -157,3 +157,39 @@ fn arguments_after_the_module_belong_to_the_guest() {
         out.stdout
     );
 }
+
+/// sysd tells time from the TSC with the host's calibration: its realtime
+/// clock must fall between host readings taken before and after the run.
+#[test]
+fn vm_realtime_agrees_with_the_host_clock() {
+    let module = temp_module(
+        br#"(module
+          (import "wasi_snapshot_preview1" "clock_time_get" (func $time (param i32 i64 i32) (result i32)))
+          (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+          (memory (export "memory") 1)
+          (data (i32.const 0) "\10\00\00\00\08\00\00\00") ;; iovec {16, 8}
+          (func (export "_start")
+            (drop (call $time (i32.const 0) (i64.const 1) (i32.const 16)))
+            (drop (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 32)))))"#,
+    );
+    let now = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("after 1970")
+            .as_nanos() as u64
+    };
+    let before = now();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wasc"))
+        .args(["run", module.path().to_str().expect("utf-8")])
+        .output()
+        .expect("run wasc");
+    let after = now();
+    assert!(output.status.success(), "{output:?}");
+    let guest = u64::from_le_bytes(output.stdout[..8].try_into().expect("8 bytes of time"));
+    // Calibration pairs one TSC reading with one clock reading; allow a
+    // millisecond for the pairing and the kHz rounding of the TSC rate.
+    assert!(
+        guest + 1_000_000 >= before && guest <= after + 1_000_000,
+        "guest {guest} not within [{before}, {after}]"
+    );
+}

@@ -30,7 +30,7 @@ differential! {
         .no_dir()
         .args(&["first", "with space", "--flag", "ünïcode", ""])
         .env(&["A=1", "EMPTY=", "B=x=y", "WASC_TEST_INHERITED", "WASC_TEST_UNSET_VARIABLE"]);
-    clocks [None] => Case::new("clocks", guests::CLOCKS).no_dir();
+    clocks [None, Vm] => Case::new("clocks", guests::CLOCKS).no_dir();
     random [None, Vm] => Case::new("random", guests::RANDOM).no_dir();
     stdio [None, Vm] => Case::new("stdio", guests::STDIO).no_dir().stdin(b"hello stdin\nsecond line");
     files [None] => Case::new("files", guests::FILES).file("existing.txt", b"0123456789");

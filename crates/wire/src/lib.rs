@@ -77,6 +77,14 @@ pub struct OpResult {
 pub struct Instance {
     /// Seed for sysd's random-number generator, from the host's `getrandom`.
     pub seed: [u64; 4],
+    /// The vCPU's TSC frequency in kHz (0: clocks unavailable).
+    pub tsc_khz: u64,
+    /// The guest TSC at the moment the host read `ref_realtime` and
+    /// `ref_monotonic` (nanoseconds); sysd computes time from `rdtsc`
+    /// relative to this reading, with no exit.
+    pub ref_tsc: u64,
+    pub ref_realtime: u64,
+    pub ref_monotonic: u64,
 }
 
 /// How sysd waits for requests, written by the host.

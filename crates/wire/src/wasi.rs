@@ -115,6 +115,8 @@ pub mod ids {
     pub const ARGS_SIZES_GET: u32 = 1;
     pub const ENVIRON_GET: u32 = 2;
     pub const ENVIRON_SIZES_GET: u32 = 3;
+    pub const CLOCK_RES_GET: u32 = 4;
+    pub const CLOCK_TIME_GET: u32 = 5;
     pub const FD_CLOSE: u32 = 8;
     pub const FD_FDSTAT_GET: u32 = 10;
     pub const FD_PRESTAT_GET: u32 = 17;
@@ -143,6 +145,8 @@ pub enum TrapKind {
     PointerOutOfBounds = 1,
     /// `proc_exit` with a status outside `[0, 126)`.
     InvalidExitStatus = 2,
+    /// A clock id outside the four preview-1 clocks.
+    InvalidClockId = 3,
 }
 
 #[cfg(test)]
@@ -154,6 +158,8 @@ mod tests {
         for (name, id_) in [
             ("args_get", ids::ARGS_GET),
             ("environ_sizes_get", ids::ENVIRON_SIZES_GET),
+            ("clock_res_get", ids::CLOCK_RES_GET),
+            ("clock_time_get", ids::CLOCK_TIME_GET),
             ("fd_close", ids::FD_CLOSE),
             ("fd_fdstat_get", ids::FD_FDSTAT_GET),
             ("fd_prestat_dir_name", ids::FD_PRESTAT_DIR_NAME),

@@ -109,4 +109,14 @@ impl System for Ring3<'_> {
             .get_or_insert_with(|| ChaCha20::new(rt::instance().seed))
             .fill(buf);
     }
+
+    fn instance(&mut self) -> wasc_wire::Instance {
+        rt::instance()
+    }
+
+    fn rdtsc(&mut self) -> u64 {
+        // SAFETY: `rdtsc` only reads the time-stamp counter; CR4.TSD is
+        // clear, so ring 3 may use it.
+        unsafe { core::arch::x86_64::_rdtsc() }
+    }
 }
