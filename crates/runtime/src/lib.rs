@@ -14,7 +14,7 @@ mod inprocess;
 mod module;
 mod vm;
 
-pub use config::{DirMapping, EnvVar, Isolation, RunConfig};
+pub use config::{DirMapping, EnvVar, Isolation, RunConfig, Transport};
 pub use error::Error;
 pub use module::load_module;
 

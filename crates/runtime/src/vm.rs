@@ -16,9 +16,14 @@ use wasc_wire::wasi::{self as ids, TrapKind};
 use wasc_wire::Status;
 use wasmtime::{Caller, Config, Engine, FuncType, Linker, Module, Store, Val, ValType};
 
-use crate::{load_module, Error, Outcome, RunConfig};
+use crate::{load_module, Error, Outcome, RunConfig, Transport};
 
 const WASI: &str = "wasi_snapshot_preview1";
+
+/// Empty polls before sysd parks in the poll transport: long enough to span
+/// the gap between a module's back-to-back WASI calls, short enough that an
+/// idle instance stops burning its core within tens of microseconds.
+const POLL_SPIN_LIMIT: u32 = 20_000;
 
 /// What the forwarders need, kept in the store.
 struct Instance {
@@ -46,7 +51,13 @@ pub(crate) fn run(config: &RunConfig) -> Result<Outcome, Error> {
         },
     )
     .map_err(Error::Vm)?;
-    let vm = template.instantiate(&hypervisor).map_err(Error::Vm)?;
+    let mut vm = template.instantiate(&hypervisor).map_err(Error::Vm)?;
+    if config.transport == Transport::Poll {
+        vm.set_transport(wasc_vmm::Transport::Poll {
+            spin_limit: POLL_SPIN_LIMIT,
+        })
+        .map_err(Error::Vm)?;
+    }
     let (args, env) = instance_data(config)?;
     vm.write_instance_data(&args, &env).map_err(Error::Vm)?;
 

@@ -26,24 +26,24 @@ macro_rules! differential {
 }
 
 differential! {
-    args_env [None, Vm] => Case::new("args_env", guests::ARGS_ENV)
+    args_env [None, VmSync, VmPoll] => Case::new("args_env", guests::ARGS_ENV)
         .no_dir()
         .args(&["first", "with space", "--flag", "ünïcode", ""])
         .env(&["A=1", "EMPTY=", "B=x=y", "WASC_TEST_INHERITED", "WASC_TEST_UNSET_VARIABLE"]);
-    clocks [None, Vm] => Case::new("clocks", guests::CLOCKS).no_dir();
-    random [None, Vm] => Case::new("random", guests::RANDOM).no_dir();
-    stdio [None, Vm] => Case::new("stdio", guests::STDIO).no_dir().stdin(b"hello stdin\nsecond line");
+    clocks [None, VmSync, VmPoll] => Case::new("clocks", guests::CLOCKS).no_dir();
+    random [None, VmSync, VmPoll] => Case::new("random", guests::RANDOM).no_dir();
+    stdio [None, VmSync, VmPoll] => Case::new("stdio", guests::STDIO).no_dir().stdin(b"hello stdin\nsecond line");
     files [None] => Case::new("files", guests::FILES).file("existing.txt", b"0123456789");
     dirs [None] => Case::new("dirs", guests::DIRS).file("file.txt", b"file").file("full/x", b"x");
     links [None] => Case::new("links", guests::LINKS).file("target.txt", b"target");
     fd_ops [None] => Case::new("fd_ops", guests::FD_OPS).file("a.txt", b"A").file("b.txt", b"B");
     poll [None] => Case::new("poll", guests::POLL).file("data.txt", b"data");
-    sockets [None, Vm] => Case::new("sockets", guests::SOCKETS).no_dir();
-    exit_0 [None, Vm] => Case::new("exit_0", guests::EXIT).no_dir().args(&["0"]);
-    exit_3 [None, Vm] => Case::new("exit_3", guests::EXIT).no_dir().args(&["3"]);
-    exit_125 [None, Vm] => Case::new("exit_125", guests::EXIT).no_dir().args(&["125"]);
-    exit_126_is_refused [None, Vm] => Case::new("exit_126", guests::EXIT).no_dir().args(&["126"]);
-    trap [None, Vm] => Case::new("trap", guests::TRAP).no_dir();
+    sockets [None, VmSync, VmPoll] => Case::new("sockets", guests::SOCKETS).no_dir();
+    exit_0 [None, VmSync, VmPoll] => Case::new("exit_0", guests::EXIT).no_dir().args(&["0"]);
+    exit_3 [None, VmSync, VmPoll] => Case::new("exit_3", guests::EXIT).no_dir().args(&["3"]);
+    exit_125 [None, VmSync, VmPoll] => Case::new("exit_125", guests::EXIT).no_dir().args(&["125"]);
+    exit_126_is_refused [None, VmSync, VmPoll] => Case::new("exit_126", guests::EXIT).no_dir().args(&["126"]);
+    trap [None, VmSync, VmPoll] => Case::new("trap", guests::TRAP).no_dir();
     c_libc_tour [None] => Case::new("c_libc_tour", guests::C_LIBC_TOUR)
         .args(&["7"])
         .env(&["GREETING=hello from the host"])

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use wasc_runtime::{DirMapping, EnvVar, Isolation, Outcome, RunConfig};
+use wasc_runtime::{DirMapping, EnvVar, Isolation, Outcome, RunConfig, Transport};
 
 /// The exit status `wasmtime run` uses for a trap on Unix: that of a process
 /// killed by SIGABRT.
@@ -31,6 +31,11 @@ pub struct RunCommand {
     #[arg(long, value_name = "vm|none", default_value = "vm")]
     isolation: Isolation,
 
+    /// How WASI calls reach sysd with `--isolation vm`: `poll` (a vCPU thread
+    /// keeps sysd polling; no VM exit per call) or `sync` (one exit per call).
+    #[arg(long, value_name = "poll|sync", default_value = "poll")]
+    transport: Transport,
+
     /// The module (`.wasm` or `.wat`) followed by the arguments it receives.
     #[arg(value_name = "MODULE", required = true, num_args = 1..)]
     module_and_args: Vec<OsString>,
@@ -46,6 +51,7 @@ impl RunCommand {
             env: self.env,
             dirs: self.dirs,
             isolation: self.isolation,
+            transport: self.transport,
         };
         Ok(match wasc_runtime::run(&config)? {
             Outcome::Exited(status) => exit_code(status),

@@ -21,15 +21,20 @@ use std::process::{Command, Stdio};
 /// The isolation modes a case can run in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
+    /// `--isolation none`: wasmtime-wasi in process, the reference.
     None,
-    Vm,
+    /// `--isolation vm --transport sync`.
+    VmSync,
+    /// `--isolation vm --transport poll`.
+    VmPoll,
 }
 
 impl Mode {
-    fn flag(self) -> &'static str {
+    fn flags(self) -> &'static [&'static str] {
         match self {
-            Mode::None => "none",
-            Mode::Vm => "vm",
+            Mode::None => &["--isolation", "none"],
+            Mode::VmSync => &["--isolation", "vm", "--transport", "sync"],
+            Mode::VmPoll => &["--isolation", "vm", "--transport", "poll"],
         }
     }
 }
@@ -145,7 +150,7 @@ pub fn run(case: &Case, mode: Mode) -> Observed {
     }
 
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasc"));
-    cmd.arg("run").arg("--isolation").arg(mode.flag());
+    cmd.arg("run").args(mode.flags());
     if case.grant {
         cmd.arg("--dir")
             .arg(format!("{}::/sandbox", sandbox.display()));
@@ -275,9 +280,9 @@ pub fn check(case: &Case, mode: Mode) {
     });
     if report != expected {
         panic!(
-            "{} under --isolation {} differs from {}\n{}",
+            "{} under {:?} differs from {}\n{}",
             case.name,
-            mode.flag(),
+            mode,
             golden.display(),
             diff(&expected, &report)
         );
