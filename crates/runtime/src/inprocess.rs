@@ -15,23 +15,8 @@ pub(crate) fn run(config: &RunConfig) -> Result<Outcome, Error> {
     let mut linker: Linker<WasiP1Ctx> = Linker::new(&engine);
     wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |ctx| ctx).map_err(Error::LinkWasi)?;
 
-    let mut store = Store::new(&engine, wasi_context(config)?);
-    let instance =
-        linker
-            .instantiate(&mut store, &module)
-            .map_err(|source| Error::Instantiate {
-                path: config.module.clone(),
-                source,
-            })?;
-    let start = instance
-        .get_typed_func::<(), ()>(&mut store, "_start")
-        .map_err(|source| Error::Instantiate {
-            path: config.module.clone(),
-            source,
-        })?;
-
-    let result = start.call(&mut store, ());
-    Ok(crate::classify(config, result))
+    let store = Store::new(&engine, wasi_context(config)?);
+    crate::instantiate_and_start(config, &linker, store, &module)
 }
 
 fn wasi_context(config: &RunConfig) -> Result<WasiP1Ctx, Error> {

@@ -32,6 +32,27 @@ pub enum Outcome {
     Failed(wasmtime::Error),
 }
 
+/// Instantiates `module`, calls its `_start`, and sorts out how that ended:
+/// the last steps of both isolation modes.
+pub(crate) fn instantiate_and_start<T: 'static>(
+    config: &RunConfig,
+    linker: &wasmtime::Linker<T>,
+    mut store: wasmtime::Store<T>,
+    module: &wasmtime::Module,
+) -> Result<Outcome, Error> {
+    let instantiate = |source| Error::Instantiate {
+        path: config.module.clone(),
+        source,
+    };
+    let instance = linker
+        .instantiate(&mut store, module)
+        .map_err(instantiate)?;
+    let start = instance
+        .get_typed_func::<(), ()>(&mut store, "_start")
+        .map_err(instantiate)?;
+    Ok(classify(config, start.call(&mut store, ())))
+}
+
 /// Runs the module described by `config` to completion on this thread.
 ///
 /// Errors are problems found before the module's code runs (unreadable or

@@ -63,7 +63,7 @@ pub(crate) fn run(config: &RunConfig) -> Result<Outcome, Error> {
 
     let mut linker: Linker<Instance> = Linker::new(&engine);
     define_forwarders(&mut linker, &engine)?;
-    let mut store = Store::new(
+    let store = Store::new(
         &engine,
         Instance {
             vm,
@@ -71,20 +71,7 @@ pub(crate) fn run(config: &RunConfig) -> Result<Outcome, Error> {
             window: (0, 0),
         },
     );
-    let instance =
-        linker
-            .instantiate(&mut store, &module)
-            .map_err(|source| Error::Instantiate {
-                path: config.module.clone(),
-                source,
-            })?;
-    let start = instance
-        .get_typed_func::<(), ()>(&mut store, "_start")
-        .map_err(|source| Error::Instantiate {
-            path: config.module.clone(),
-            source,
-        })?;
-    Ok(crate::classify(config, start.call(&mut store, ())))
+    crate::instantiate_and_start(config, &linker, store, &module)
 }
 
 /// Refuses modules that import WASI functions sysd does not implement yet.

@@ -11,6 +11,24 @@ use wasc_wire::{
     MAX_STEPS, PANIC_MESSAGE_MAX, PANIC_MESSAGE_OFFSET,
 };
 
+/// Defines sysd's entry point `_start`, which calls `$main` (an
+/// `extern "C" fn() -> !`). The host starts the vCPU there in ring 3 with
+/// `rsp` at the top of sysd's stack.
+#[macro_export]
+macro_rules! entry {
+    ($main:path) => {
+        core::arch::global_asm!(
+            ".section .text._start, \"ax\"",
+            ".global _start",
+            "_start:",
+            "    xor ebp, ebp",
+            "    call {main}",
+            "    ud2",
+            main = sym $main,
+        );
+    };
+}
+
 fn call_page() -> *mut CallPage {
     layout::CALL_PAGE as *mut CallPage
 }

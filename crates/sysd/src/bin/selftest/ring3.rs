@@ -2,16 +2,7 @@
 
 use wasc_sysd::{rt, selftest, Machine};
 
-// The host starts the vCPU here with `rsp` at the top of sysd's stack.
-core::arch::global_asm!(
-    ".section .text._start, \"ax\"",
-    ".global _start",
-    "_start:",
-    "    xor ebp, ebp",
-    "    call {main}",
-    "    ud2",
-    main = sym main,
-);
+wasc_sysd::entry!(main);
 
 extern "C" fn main() -> ! {
     rt::serve(|request, host| selftest::handle(request, &mut Ring3 { host }))

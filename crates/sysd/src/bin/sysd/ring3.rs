@@ -6,16 +6,7 @@ use wasc_sysd::wasi::{InstanceData, Outcome, System, Wasi};
 use wasc_wire::hostop::{HostOp, SCRATCH_OFFSET};
 use wasc_wire::{layout, Response, Status};
 
-// The host starts the vCPU here with `rsp` at the top of sysd's stack.
-core::arch::global_asm!(
-    ".section .text._start, \"ax\"",
-    ".global _start",
-    "_start:",
-    "    xor ebp, ebp",
-    "    call {main}",
-    "    ud2",
-    main = sym main,
-);
+wasc_sysd::entry!(main);
 
 extern "C" fn main() -> ! {
     // Per-instance state lives on this stack: a template's copy is the
