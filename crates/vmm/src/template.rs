@@ -24,7 +24,7 @@ impl Template {
     pub fn new(hypervisor: &Hypervisor, config: &VmConfig<'_>) -> Result<Self, Error> {
         let image = SysdImage::parse(config.sysd)?;
         let (ram, memfd) = GuestRam::new_template(layout::RAM_END as usize)?;
-        crate::write_guest_image(&ram, &image)?;
+        crate::vm::write_guest_image(&ram, &image)?;
         let mut vm = Vm::boot_fresh(hypervisor, ram, image.entry)?;
         let state = vm.vcpu_state()?;
         drop(vm);

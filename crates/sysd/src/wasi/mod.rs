@@ -9,8 +9,14 @@
 //! `crates/wasc/tests/expected`). Every pointer and length from the module
 //! is checked against the current linear-memory size before use.
 
+mod data;
+mod memory;
+
 use wasc_wire::hostop::{HostOp, OpCode, Stat};
 use wasc_wire::wasi::{ids, TrapKind};
+
+use data::{clock_value, random, sizes, strings};
+use memory::{Memory, OutOfBounds};
 
 /// The functions this module implements, by id.
 pub const IMPLEMENTED: [u32; 22] = [
@@ -40,7 +46,7 @@ pub const IMPLEMENTED: [u32; 22] = [
 
 // WASI errnos used here.
 const BADF: u16 = 8;
-const IO: u16 = 29;
+pub(crate) const IO: u16 = 29;
 const NOSYS: u16 = 52;
 const NOTSOCK: u16 = 57;
 const NOTSUP: u16 = 58;
@@ -99,50 +105,6 @@ pub enum Outcome {
     Exit(u32),
     /// End the run as wasmtime would, with this kind and detail.
     Trap(TrapKind, u64),
-}
-
-/// A bad pointer: ends the call with [`Outcome::Trap`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct OutOfBounds {
-    start: u64,
-    len: u64,
-}
-
-/// Checked access to linear memory for one call.
-struct Memory<'a, S: System> {
-    sys: &'a mut S,
-    len: u64,
-}
-
-impl<S: System> Memory<'_, S> {
-    fn check(&self, start: u64, len: u64) -> Result<(), OutOfBounds> {
-        match start.checked_add(len) {
-            Some(end) if start <= u64::from(u32::MAX) && end <= self.len => Ok(()),
-            _ => Err(OutOfBounds { start, len }),
-        }
-    }
-
-    fn read(&mut self, start: u64, buf: &mut [u8]) -> Result<(), OutOfBounds> {
-        self.check(start, buf.len() as u64)?;
-        self.sys.read_memory(start, buf);
-        Ok(())
-    }
-
-    fn write(&mut self, start: u64, data: &[u8]) -> Result<(), OutOfBounds> {
-        self.check(start, data.len() as u64)?;
-        self.sys.write_memory(start, data);
-        Ok(())
-    }
-
-    fn read_u32(&mut self, start: u64) -> Result<u32, OutOfBounds> {
-        let mut word = [0u8; 4];
-        self.read(start, &mut word)?;
-        Ok(u32::from_le_bytes(word))
-    }
-
-    fn write_u32(&mut self, start: u64, value: u32) -> Result<(), OutOfBounds> {
-        self.write(start, &value.to_le_bytes())
-    }
 }
 
 /// sysd's WASI state for one instance.
@@ -339,97 +301,6 @@ impl Wasi {
         memory.write(out, &stat)?;
         Ok(0)
     }
-}
-
-/// `*_sizes_get`: the count of strings and their total size with NULs.
-fn sizes<S: System>(
-    memory: &mut Memory<'_, S>,
-    pick: impl Fn(InstanceData<'_>) -> &[u8],
-    count_out: u64,
-    size_out: u64,
-) -> Result<u16, OutOfBounds> {
-    let (count, size) = {
-        let data = pick(memory.sys.instance_data());
-        (
-            data.iter().filter(|&&b| b == 0).count() as u32,
-            data.len() as u32,
-        )
-    };
-    memory.write_u32(count_out, count)?;
-    memory.write_u32(size_out, size)?;
-    Ok(0)
-}
-
-/// `args_get`/`environ_get`: each string's address into `ptrs`, then its
-/// bytes into `buf` (wasmtime's order, which decides which bad pointer is
-/// reported first).
-fn strings<S: System>(
-    memory: &mut Memory<'_, S>,
-    pick: impl Fn(InstanceData<'_>) -> &[u8],
-    ptrs: u64,
-    buf: u64,
-) -> Result<u16, OutOfBounds> {
-    let mut offset = 0u64;
-    let mut index = 0u64;
-    let mut at_string_start = true;
-    loop {
-        // The data lives in sysd's memory; copy a chunk out before writing
-        // it into linear memory.
-        let mut chunk = [0u8; 256];
-        let n = {
-            let data = pick(memory.sys.instance_data());
-            let rest = data.get(offset as usize..).unwrap_or(&[]);
-            let n = rest.len().min(chunk.len());
-            chunk[..n].copy_from_slice(&rest[..n]);
-            n
-        };
-        if n == 0 {
-            return Ok(0);
-        }
-        if at_string_start {
-            memory.write_u32(ptrs + 4 * index, (buf + offset) as u32)?;
-            index += 1;
-        }
-        let take = chunk[..n].iter().position(|&b| b == 0).map_or(n, |i| i + 1);
-        memory.write(buf + offset, &chunk[..take])?;
-        offset += take as u64;
-        at_string_start = chunk[take - 1] == 0;
-    }
-}
-
-/// `clock_res_get` (1 ns: the TSC is finer) or `clock_time_get`.
-fn clock_value<S: System>(
-    memory: &mut Memory<'_, S>,
-    resolution: bool,
-    monotonic: bool,
-    out: u64,
-) -> Result<u16, OutOfBounds> {
-    memory.check(out, 8)?;
-    let value = if resolution {
-        1
-    } else {
-        let calibration = memory.sys.instance();
-        let tsc = memory.sys.rdtsc();
-        match clock_ns(&calibration, tsc, monotonic) {
-            Some(ns) => ns,
-            None => return Ok(IO),
-        }
-    };
-    memory.write(out, &value.to_le_bytes())?;
-    Ok(0)
-}
-
-fn random<S: System>(memory: &mut Memory<'_, S>, buf: u64, len: u64) -> Result<u16, OutOfBounds> {
-    memory.check(buf, len)?;
-    let mut chunk = [0u8; 256];
-    let mut done = 0;
-    while done < len {
-        let n = (len - done).min(chunk.len() as u64) as usize;
-        memory.sys.random(&mut chunk[..n]);
-        memory.write(buf + done, &chunk[..n])?;
-        done += n as u64;
-    }
-    Ok(0)
 }
 
 #[cfg(test)]

@@ -1,0 +1,48 @@
+//! Checked access to the function's linear memory for one WASI call: every
+//! range is checked against the call's memory size before sysd touches it.
+
+use super::System;
+
+/// A bad pointer: ends the call with [`Outcome::Trap`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct OutOfBounds {
+    pub(super) start: u64,
+    pub(super) len: u64,
+}
+
+/// Checked access to linear memory for one call.
+pub(super) struct Memory<'a, S: System> {
+    pub(super) sys: &'a mut S,
+    pub(super) len: u64,
+}
+
+impl<S: System> Memory<'_, S> {
+    pub(super) fn check(&self, start: u64, len: u64) -> Result<(), OutOfBounds> {
+        match start.checked_add(len) {
+            Some(end) if start <= u64::from(u32::MAX) && end <= self.len => Ok(()),
+            _ => Err(OutOfBounds { start, len }),
+        }
+    }
+
+    pub(super) fn read(&mut self, start: u64, buf: &mut [u8]) -> Result<(), OutOfBounds> {
+        self.check(start, buf.len() as u64)?;
+        self.sys.read_memory(start, buf);
+        Ok(())
+    }
+
+    pub(super) fn write(&mut self, start: u64, data: &[u8]) -> Result<(), OutOfBounds> {
+        self.check(start, data.len() as u64)?;
+        self.sys.write_memory(start, data);
+        Ok(())
+    }
+
+    pub(super) fn read_u32(&mut self, start: u64) -> Result<u32, OutOfBounds> {
+        let mut word = [0u8; 4];
+        self.read(start, &mut word)?;
+        Ok(u32::from_le_bytes(word))
+    }
+
+    pub(super) fn write_u32(&mut self, start: u64, value: u32) -> Result<(), OutOfBounds> {
+        self.write(start, &value.to_le_bytes())
+    }
+}

@@ -1,0 +1,113 @@
+//! One call into sysd: publish the request, let sysd run (sync: on this
+//! thread; poll: the vCPU thread), serve the host ops it asks for, and check
+//! every response it publishes. Runs on the function's thread.
+
+use wasc_wire::hostop::SCRATCH_LEN;
+use wasc_wire::{ticket, OpResult, Request, Response, Status, MAX_STEPS};
+
+use crate::{call, vcpu, Error, HostOps, NoHostOps, Reply, Vm};
+
+impl Vm {
+    /// Calls sysd with no host ops available (sysd gets `NOSYS` for any).
+    pub fn call(&mut self, function: u32, args: &[u64]) -> Result<Reply, Error> {
+        self.call_with(function, args, &mut NoHostOps)
+    }
+
+    /// Calls sysd and performs the host ops it asks for with `host`, on this
+    /// thread, until it answers. Works in both transports.
+    pub fn call_with(
+        &mut self,
+        function: u32,
+        args: &[u64],
+        host: &mut dyn HostOps,
+    ) -> Result<Reply, Error> {
+        if args.len() > 9 {
+            return Err(Error::TooManyArguments(args.len()));
+        }
+        let result = self.exchange(function, args, host);
+        self.failed |= result.is_err();
+        result
+    }
+
+    fn exchange(
+        &mut self,
+        function: u32,
+        args: &[u64],
+        host: &mut dyn HostOps,
+    ) -> Result<Reply, Error> {
+        let ram = self.ram.clone();
+        let page = call::CallPageRef::new(&ram)?;
+        self.seq += 1;
+        let mut request = Request {
+            seq: self.seq,
+            function,
+            nargs: args.len() as u32,
+            args: [0; 9],
+            window_len: self.window.map_or(0, |(_, len)| len as u64),
+        };
+        request.args[..args.len()].copy_from_slice(args);
+        let mut previous = page.response_ticket();
+        page.write_request(request);
+        let mut scratch = [0u8; SCRATCH_LEN];
+        for step in 0..=MAX_STEPS {
+            let expected = ticket(self.seq, step);
+            let response = self.wait(previous)?;
+            if response.ticket != expected {
+                return Err(Error::Protocol(format!(
+                    "published ticket {:#x} while {expected:#x} was due",
+                    response.ticket
+                )));
+            }
+            previous = expected;
+            match Status::from_raw(response.status) {
+                Some(status @ (Status::Done | Status::Exit | Status::Trap)) => {
+                    return Ok(Reply {
+                        status,
+                        errno: response.errno,
+                        value: response.value,
+                    })
+                }
+                Some(Status::HostOp) => {
+                    let op = page.read_host_op();
+                    page.read_scratch(&mut scratch);
+                    let (errno, value) = match host.perform(&op, &mut scratch) {
+                        Ok(value) => (0, value),
+                        Err(errno) => (u32::from(errno), 0),
+                    };
+                    page.write_scratch(&scratch);
+                    page.write_op_result(OpResult {
+                        ticket: expected,
+                        errno,
+                        reserved: 0,
+                        value,
+                    });
+                }
+                _ => {
+                    return Err(Error::Protocol(format!(
+                        "answered with status {:#x}",
+                        response.status
+                    )))
+                }
+            }
+        }
+        Err(Error::Protocol(
+            "made more host ops than a request may".into(),
+        ))
+    }
+
+    /// Lets sysd run until it publishes a response with a ticket other than
+    /// `previous`.
+    fn wait(&mut self, previous: u64) -> Result<Response, Error> {
+        if let Some(poll) = &self.poll {
+            return Ok(poll.wait(previous)?);
+        }
+        let ram = self.ram.clone();
+        vcpu::run_until_yield(self.vcpu()?, &ram)?;
+        let page = call::CallPageRef::new(&ram)?;
+        let response = page.read_response();
+        if response.ticket == previous {
+            return Err(Error::Protocol("yielded without answering".into()));
+        }
+        Ok(response)
+    }
+}

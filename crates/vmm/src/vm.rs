@@ -1,0 +1,375 @@
+//! A sysd VM: building it (fresh or from a template), its vCPU state,
+//! instance start and reset, transports and the linear-memory window. Runs
+//! on the thread that owns the [`Vm`].
+
+use std::sync::Arc;
+
+use kvm_bindings::{
+    kvm_fpu, kvm_msr_entry, kvm_regs, kvm_sregs, kvm_userspace_memory_region, Msrs,
+};
+use kvm_ioctls::{VcpuFd, VmFd};
+use wasc_wire::{layout, Control, Instance, Park};
+
+use crate::{
+    arch, call, paging, poll, vcpu, Error, GuestRam, Hypervisor, SysdImage, Template, Transport,
+    VmConfig,
+};
+
+/// The KVM slot of the linear-memory window.
+const WINDOW_SLOT: u32 = 1;
+
+/// A booted sysd VM. Dropping it destroys the VM and frees its memory.
+#[derive(Debug)]
+pub struct Vm {
+    // Declared first so the vCPU thread stops and the vCPU and VM are closed
+    // before the memory they map is freed. Exactly one of `poll` and `vcpu`
+    // holds the vCPU.
+    pub(crate) poll: Option<poll::PollThread>,
+    pub(crate) vcpu: Option<VcpuFd>,
+    pub(crate) vm: VmFd,
+    pub(crate) ram: Arc<GuestRam>,
+    pub(crate) seq: u64,
+    /// Host base and accessible length of the mapped linear memory.
+    pub(crate) window: Option<(usize, usize)>,
+    /// A call failed in a way that leaves sysd's state unknown; the VM must
+    /// not be reused.
+    pub(crate) failed: bool,
+}
+
+impl Vm {
+    /// Builds a VM from scratch: loads `config.sysd` into fresh memory and
+    /// runs it until its first yield. (A [`Template`] does this once for
+    /// many VMs.)
+    pub fn build(hypervisor: &Hypervisor, config: &VmConfig<'_>) -> Result<Self, Error> {
+        let image = SysdImage::parse(config.sysd)?;
+        let ram = GuestRam::new(layout::RAM_END as usize)?;
+        write_guest_image(&ram, &image)?;
+        let mut vm = Self::boot_fresh(hypervisor, ram, image.entry)?;
+        vm.begin_instance()?;
+        Ok(vm)
+    }
+
+    /// Creates the VM over `ram` with the initial ring-3 state at `entry`
+    /// and runs sysd until it first yields.
+    pub(crate) fn boot_fresh(
+        hypervisor: &Hypervisor,
+        ram: GuestRam,
+        entry: u64,
+    ) -> Result<Self, Error> {
+        let (vm, vcpu) = create_vm(hypervisor, &ram)?;
+        let configure = |what| move |source| Error::ConfigureVcpu { what, source };
+        let sregs = vcpu.get_sregs().map_err(configure("special registers"))?;
+        vcpu.set_sregs(&arch::initial_sregs(sregs))
+            .map_err(configure("special registers"))?;
+        vcpu.set_regs(&arch::initial_regs(entry))
+            .map_err(configure("registers"))?;
+        let mut vm = Self::assemble(vm, vcpu, ram);
+        let ram = vm.ram.clone();
+        vcpu::run_until_yield(vm.vcpu()?, &ram).map_err(Error::Boot)?;
+        Ok(vm)
+    }
+
+    /// Creates the VM over `ram` (a template view) with the template's saved
+    /// vCPU state: sysd resumes where the template's boot left it.
+    pub(crate) fn from_state(
+        hypervisor: &Hypervisor,
+        ram: GuestRam,
+        template: &Template,
+    ) -> Result<Self, Error> {
+        let (vm, vcpu) = create_vm(hypervisor, &ram)?;
+        let mut vm = Self::assemble(vm, vcpu, ram);
+        vm.restore(template)?;
+        vm.begin_instance()?;
+        Ok(vm)
+    }
+
+    fn assemble(vm: VmFd, vcpu: VcpuFd, ram: GuestRam) -> Self {
+        Vm {
+            poll: None,
+            vcpu: Some(vcpu),
+            vm,
+            ram: Arc::new(ram),
+            seq: 0,
+            window: None,
+            failed: false,
+        }
+    }
+
+    /// Starts a new function instance on this VM: a fresh seed, call numbering
+    /// from the start.
+    fn begin_instance(&mut self) -> Result<(), Error> {
+        let mut seed = [0u8; 32];
+        fill_random(&mut seed)?;
+        let mut instance = self.clock_calibration()?;
+        for (word, bytes) in instance.seed.iter_mut().zip(seed.chunks_exact(8)) {
+            *word = u64::from_le_bytes(bytes.try_into().expect("8-byte chunk"));
+        }
+        call::CallPageRef::new(&self.ram)?.write_instance(instance);
+        self.seq = 0;
+        self.failed = false;
+        Ok(())
+    }
+
+    /// The vCPU, for this thread: stops the poll thread if one runs it.
+    pub(crate) fn vcpu(&mut self) -> Result<&mut VcpuFd, Error> {
+        if let Some(poll) = self.poll.take() {
+            self.vcpu = Some(poll.stop());
+        }
+        self.vcpu.as_mut().ok_or(Error::VcpuLost)
+    }
+
+    /// The TSC frequency and a guest-TSC reading paired with the host's
+    /// realtime and monotonic clocks, so sysd can tell time without exits.
+    fn clock_calibration(&mut self) -> Result<Instance, Error> {
+        let save = |what| move |source| Error::SaveVcpu { what, source };
+        let vcpu = self.vcpu()?;
+        let tsc_khz = vcpu.get_tsc_khz().map_err(save("TSC frequency"))?;
+        let mut msrs = Msrs::from_entries(&[kvm_msr_entry {
+            index: MSR_IA32_TSC,
+            ..Default::default()
+        }])
+        .map_err(|_| Error::Protocol("cannot build an MSR list".into()))?;
+        vcpu.get_msrs(&mut msrs).map_err(save("TSC"))?;
+        let ref_tsc = msrs.as_slice()[0].data;
+        Ok(Instance {
+            tsc_khz: u64::from(tsc_khz),
+            ref_tsc,
+            ref_realtime: clock_ns(libc::CLOCK_REALTIME),
+            ref_monotonic: clock_ns(libc::CLOCK_MONOTONIC),
+            ..Instance::default()
+        })
+    }
+
+    pub(crate) fn vcpu_state(&mut self) -> Result<(kvm_regs, kvm_sregs, kvm_fpu), Error> {
+        let save = |what| move |source| Error::SaveVcpu { what, source };
+        let vcpu = self.vcpu()?;
+        Ok((
+            vcpu.get_regs().map_err(save("registers"))?,
+            vcpu.get_sregs().map_err(save("special registers"))?,
+            vcpu.get_fpu().map_err(save("FPU state"))?,
+        ))
+    }
+
+    fn restore(&mut self, template: &Template) -> Result<(), Error> {
+        let configure = |what| move |source| Error::ConfigureVcpu { what, source };
+        let vcpu = self.vcpu()?;
+        vcpu.set_sregs(&template.sregs)
+            .map_err(configure("special registers"))?;
+        vcpu.set_regs(&template.regs)
+            .map_err(configure("registers"))?;
+        vcpu.set_fpu(&template.fpu)
+            .map_err(configure("FPU state"))?;
+        Ok(())
+    }
+
+    /// Switches how calls reach sysd. Switching to [`Transport::Poll`]
+    /// starts a vCPU thread; switching back stops it.
+    pub fn set_transport(&mut self, transport: Transport) -> Result<(), Error> {
+        let ram = self.ram.clone();
+        let page = call::CallPageRef::new(&ram)?;
+        match transport {
+            Transport::Sync => {
+                let was_polling = self.poll.is_some();
+                page.write_control(Control {
+                    transport: wasc_wire::Transport::Sync as u32,
+                    spin_limit: 0,
+                });
+                let vcpu = self.vcpu()?;
+                if was_polling {
+                    // The poll thread may have stopped sysd anywhere, even
+                    // between deciding to park and its exit. Run it once to a
+                    // yield: it now sees the sync transport and exits at a
+                    // point where the next resume re-checks for a request.
+                    if let Err(e) = vcpu::run_until_yield(vcpu, &ram) {
+                        self.failed = true;
+                        return Err(e.into());
+                    }
+                }
+            }
+            Transport::Poll { spin_limit } => {
+                page.write_control(Control {
+                    transport: wasc_wire::Transport::Poll as u32,
+                    spin_limit,
+                });
+                if self.poll.is_none() {
+                    page.set_park(Park::Running);
+                    let vcpu = self.vcpu.take().ok_or(Error::VcpuLost)?;
+                    match poll::PollThread::start(vcpu, self.ram.clone()) {
+                        Ok(thread) => self.poll = Some(thread),
+                        Err(e) => {
+                            self.failed = true;
+                            return Err(Error::SpawnVcpuThread(e));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Returns a VM cloned from `template` to the template's state for the
+    /// next instance: window unmapped, private pages discarded, vCPU state
+    /// restored, fresh seed.
+    pub(crate) fn reset(&mut self, template: &Template) -> Result<(), Error> {
+        debug_assert_eq!(self.ram.len(), template.len());
+        if self.window.take().is_some() {
+            self.set_window_slot(0, 0)?;
+        }
+        self.ram.discard()?;
+        self.restore(template)?;
+        self.begin_instance()
+    }
+
+    /// Whether a call failed in a way that leaves sysd unusable.
+    pub fn failed(&self) -> bool {
+        self.failed
+    }
+
+    /// Writes the instance's arguments and environment (each a run of
+    /// NUL-terminated strings) where sysd reads them. Call before the
+    /// instance's first call.
+    pub fn write_instance_data(&self, args: &[u8], env: &[u8]) -> Result<(), Error> {
+        let total = 8 + args.len() + env.len();
+        if total as u64 > layout::INSTANCE_DATA_MAX {
+            return Err(Error::InstanceDataTooLarge(total));
+        }
+        let base = layout::INSTANCE_DATA;
+        self.ram.write(base, &(args.len() as u32).to_le_bytes())?;
+        self.ram
+            .write(base + 4, &(env.len() as u32).to_le_bytes())?;
+        self.ram.write(base + 8, args)?;
+        self.ram.write(base + 8 + args.len() as u64, env)?;
+        Ok(())
+    }
+
+    /// The guest RAM.
+    pub fn ram(&self) -> &GuestRam {
+        &self.ram
+    }
+
+    /// Maps `len` bytes of host memory at `base` — the function's linear
+    /// memory — at [`layout::WINDOW`] in sysd's address space, replacing any
+    /// earlier window. Call it again with the new length after the memory
+    /// grows; the memory must not move (wasmtime's `memory_may_move(false)`).
+    /// Only `len` bytes are registered with KVM: the rest of the last 2 MiB
+    /// page is unbacked, and a sysd access there stops the VM with
+    /// [`vcpu::Error::Unbacked`].
+    ///
+    /// # Safety
+    ///
+    /// `base..base + len` must stay mapped and owned by this function
+    /// instance until the window is replaced or the `Vm` dropped: sysd reads
+    /// and writes it.
+    pub unsafe fn map_window(&mut self, base: *mut u8, len: usize) -> Result<(), Error> {
+        let (base_addr, page) = (base as usize, 4096);
+        let why = if base_addr % page != 0 {
+            Some("the base is not page-aligned")
+        } else if !len.is_multiple_of(page) {
+            Some("the length is not a whole number of pages")
+        } else if len as u64 > layout::WINDOW_MAX {
+            Some("the length exceeds the 4 GiB window")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(Error::Window {
+                base: base_addr,
+                len,
+                why,
+            });
+        }
+        if self.window == Some((base_addr, len)) {
+            return Ok(());
+        }
+        // KVM cannot resize a slot: delete it, then add the new extent.
+        if self.window.take().is_some() {
+            self.set_window_slot(0, 0)?;
+        }
+        if len > 0 {
+            self.set_window_slot(base_addr as u64, len as u64)?;
+        }
+        paging::map_window(&self.ram, len as u64)?;
+        self.window = Some((base_addr, len));
+        Ok(())
+    }
+
+    fn set_window_slot(&self, host: u64, len: u64) -> Result<(), Error> {
+        let region = kvm_userspace_memory_region {
+            slot: WINDOW_SLOT,
+            flags: 0,
+            guest_phys_addr: layout::WINDOW,
+            memory_size: len,
+            userspace_addr: host,
+        };
+        // SAFETY: size 0 deletes the slot; otherwise the caller of
+        // `map_window` guarantees the memory outlives the mapping.
+        unsafe { self.vm.set_user_memory_region(region) }.map_err(Error::AttachWindow)
+    }
+}
+
+/// Writes everything the guest needs before sysd's first instruction.
+pub(crate) fn write_guest_image(ram: &GuestRam, image: &SysdImage<'_>) -> Result<(), Error> {
+    paging::write_page_tables(ram)?;
+    arch::write_system_tables(ram)?;
+    image.load(ram)?;
+    Ok(())
+}
+
+/// `KVM_CREATE_VM`, guest RAM as slot 0, and one vCPU with CPUID set.
+fn create_vm(hypervisor: &Hypervisor, ram: &GuestRam) -> Result<(VmFd, VcpuFd), Error> {
+    let vm = hypervisor.kvm.create_vm().map_err(Error::CreateVm)?;
+    attach_ram(&vm, ram)?;
+    let vcpu = vm.create_vcpu(0).map_err(Error::CreateVcpu)?;
+    vcpu.set_cpuid2(&hypervisor.cpuid)
+        .map_err(|source| Error::ConfigureVcpu {
+            what: "CPUID",
+            source,
+        })?;
+    Ok((vm, vcpu))
+}
+
+/// The IA32_TIME_STAMP_COUNTER MSR.
+const MSR_IA32_TSC: u32 = 0x10;
+
+fn clock_ns(clock: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; these clocks always exist.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    (ts.tv_sec as u64)
+        .wrapping_mul(1_000_000_000)
+        .wrapping_add(ts.tv_nsec as u64)
+}
+
+fn fill_random(buf: &mut [u8]) -> Result<(), Error> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        // SAFETY: the pointer and length describe the unfilled tail of `buf`.
+        let n =
+            unsafe { libc::getrandom(buf[filled..].as_mut_ptr().cast(), buf.len() - filled, 0) };
+        if n < 0 {
+            let error = std::io::Error::last_os_error();
+            if error.kind() != std::io::ErrorKind::Interrupted {
+                return Err(Error::Seed(error));
+            }
+            continue;
+        }
+        filled += n as usize;
+    }
+    Ok(())
+}
+
+fn attach_ram(vm: &VmFd, ram: &GuestRam) -> Result<(), Error> {
+    let region = kvm_userspace_memory_region {
+        slot: 0,
+        flags: 0,
+        guest_phys_addr: 0,
+        memory_size: ram.len() as u64,
+        userspace_addr: ram.host_address(),
+    };
+    // SAFETY: the region is `ram`'s whole mapping, which outlives the VM
+    // (`Vm` drops `vcpu` and `_vm` before `ram`).
+    unsafe { vm.set_user_memory_region(region) }.map_err(Error::AttachRam)
+}
