@@ -15,8 +15,8 @@ pub(crate) fn run(config: &RunConfig) -> Result<Outcome, Error> {
     let mut linker: Linker<WasiP1Ctx> = Linker::new(&engine);
     wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |ctx| ctx).map_err(Error::LinkWasi)?;
 
-    let store = Store::new(&engine, wasi_context(config)?);
-    crate::instantiate_and_start(config, &linker, store, &module)
+    let mut store = Store::new(&engine, wasi_context(config)?);
+    crate::instantiate_and_start(config, &linker, &mut store, &module)
 }
 
 fn wasi_context(config: &RunConfig) -> Result<WasiP1Ctx, Error> {

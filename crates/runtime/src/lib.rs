@@ -37,7 +37,7 @@ pub enum Outcome {
 pub(crate) fn instantiate_and_start<T: 'static>(
     config: &RunConfig,
     linker: &wasmtime::Linker<T>,
-    mut store: wasmtime::Store<T>,
+    store: &mut wasmtime::Store<T>,
     module: &wasmtime::Module,
 ) -> Result<Outcome, Error> {
     let instantiate = |source| Error::Instantiate {
@@ -45,12 +45,12 @@ pub(crate) fn instantiate_and_start<T: 'static>(
         source,
     };
     let instance = linker
-        .instantiate(&mut store, module)
+        .instantiate(&mut *store, module)
         .map_err(instantiate)?;
     let start = instance
-        .get_typed_func::<(), ()>(&mut store, "_start")
+        .get_typed_func::<(), ()>(&mut *store, "_start")
         .map_err(instantiate)?;
-    Ok(classify(config, start.call(&mut store, ())))
+    Ok(classify(config, start.call(&mut *store, ())))
 }
 
 /// Runs the module described by `config` to completion on this thread.

@@ -63,7 +63,7 @@ pub(crate) fn run(config: &RunConfig) -> Result<Outcome, Error> {
 
     let mut linker: Linker<Instance> = Linker::new(&engine);
     define_forwarders(&mut linker, &engine)?;
-    let store = Store::new(
+    let mut store = Store::new(
         &engine,
         Instance {
             vm,
@@ -71,7 +71,11 @@ pub(crate) fn run(config: &RunConfig) -> Result<Outcome, Error> {
             window: (0, 0),
         },
     );
-    crate::instantiate_and_start(config, &linker, store, &module)
+    let outcome = crate::instantiate_and_start(config, &linker, &mut store, &module);
+    // The window maps memory this store owns: remove it before the store
+    // frees that memory.
+    store.data_mut().vm.unmap_window().map_err(Error::Vm)?;
+    outcome
 }
 
 /// Refuses modules that import WASI functions sysd does not implement yet.

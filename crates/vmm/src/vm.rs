@@ -212,9 +212,7 @@ impl Vm {
     /// restored, fresh seed.
     pub(crate) fn reset(&mut self, template: &Template) -> Result<(), Error> {
         debug_assert_eq!(self.ram.len(), template.len());
-        if self.window.take().is_some() {
-            self.set_window_slot(0, 0)?;
-        }
+        self.unmap_window()?;
         self.ram.discard()?;
         self.restore(template)?;
         self.begin_instance()
@@ -290,6 +288,16 @@ impl Vm {
         }
         paging::map_window(&self.ram, len as u64)?;
         self.window = Some((base_addr, len));
+        Ok(())
+    }
+
+    /// Removes the linear-memory window, so the memory behind it may be
+    /// freed while this VM lives on.
+    pub fn unmap_window(&mut self) -> Result<(), Error> {
+        if self.window.take().is_some() {
+            self.set_window_slot(0, 0)?;
+            paging::map_window(&self.ram, 0)?;
+        }
         Ok(())
     }
 

@@ -58,10 +58,18 @@ fn main() {
         eprintln!("start-up: {name}");
         let (p50, p99, max) = stats(runs, || wall(flags, &hello, &[]));
         let base = *base.get_or_insert(p50);
-        println!("| {name} | {} | {} | {} | {:.2}× |", ms(p50), ms(p99), ms(max), p50.as_secs_f64() / base.as_secs_f64());
+        println!(
+            "| {name} | {} | {} | {} | {:.2}× |",
+            ms(p50),
+            ms(p99),
+            ms(max),
+            p50.as_secs_f64() / base.as_secs_f64()
+        );
     }
 
-    println!("\n### WASI call cost ({calls} calls per run, median of {runs} runs, minus a 0-call run)\n");
+    println!(
+        "\n### WASI call cost ({calls} calls per run, median of {runs} runs, minus a 0-call run)\n"
+    );
     println!("| call | none ns | vm sync ns | vm poll ns | sync / none | poll / none |");
     println!("| --- | ---: | ---: | ---: | ---: | ---: |");
     for call in ["clock", "random", "write", "yield"] {
@@ -75,7 +83,11 @@ fn main() {
         }
         println!(
             "| {call} | {:.0} | {:.0} | {:.0} | {:.1}× | {:.2}× |",
-            per_call[0], per_call[1], per_call[2], per_call[1] / per_call[0], per_call[2] / per_call[0]
+            per_call[0],
+            per_call[1],
+            per_call[2],
+            per_call[1] / per_call[0],
+            per_call[2] / per_call[0]
         );
     }
 }
