@@ -6,11 +6,16 @@ use wasc_guests::wasi;
 
 fn main() {
     let mut args = std::env::args().skip(1);
-    let which = args.next().expect("usage: bench_calls clock|random|write|yield COUNT");
+    let which = args
+        .next()
+        .expect("usage: bench_calls clock|random|write|yield COUNT");
     let count: u64 = args.next().and_then(|s| s.parse().ok()).expect("COUNT");
     let mut buf = [0u8; 16];
     let byte = [b'.'];
-    let iov = wasi::Ciovec { buf: byte.as_ptr(), buf_len: 1 };
+    let iov = wasi::Ciovec {
+        buf: byte.as_ptr(),
+        buf_len: 1,
+    };
     for _ in 0..count {
         // SAFETY: plain WASI calls on live buffers.
         let ok = unsafe {
