@@ -29,6 +29,9 @@ const POLL_SPIN_LIMIT: u32 = 20_000;
 struct Instance {
     vm: Vm,
     executor: Executor,
+    /// The module's `memory` export, once looked up (`Some(None)`: it has
+    /// none).
+    memory: Option<Option<wasmtime::Memory>>,
     /// The linear memory currently mapped into sysd: `(base, len)`.
     window: (usize, usize),
 }
@@ -68,6 +71,7 @@ pub(crate) fn run(config: &RunConfig) -> Result<Outcome, Error> {
         Instance {
             vm,
             executor: Executor::new(preopens),
+            memory: None,
             window: (0, 0),
         },
     );
@@ -163,7 +167,16 @@ fn forward(
     params: &[Val],
     results: &mut [Val],
 ) -> wasmtime::Result<()> {
-    let (base, len) = match caller.get_export("memory").and_then(|e| e.into_memory()) {
+    // The export cannot change after instantiation: look it up once.
+    let memory = match caller.data().memory {
+        Some(memory) => memory,
+        None => {
+            let memory = caller.get_export("memory").and_then(|e| e.into_memory());
+            caller.data_mut().memory = Some(memory);
+            memory
+        }
+    };
+    let (base, len) = match memory {
         Some(memory) => (memory.data_ptr(&caller) as usize, memory.data_size(&caller)),
         None => (0, 0),
     };
