@@ -11,8 +11,9 @@ pub const MAX_HANDLES: usize = 1024;
 pub enum Handle {
     /// The host's stdin, stdout or stderr (not owned: never closed here).
     Stdio(RawFd),
-    /// A directory granted at start or opened beneath one.
-    Dir(OwnedFd),
+    /// A directory granted at start or opened beneath one, with where the
+    /// last `ReadDir` stopped.
+    Dir { fd: OwnedFd, cursor: DirCursor },
     /// A regular file (or other non-directory) opened beneath a directory.
     File {
         fd: OwnedFd,
@@ -21,18 +22,33 @@ pub enum Handle {
     },
 }
 
+/// Where a directory listing stopped: the index of the next entry and the
+/// kernel's offset of it, so listing on from there needs no rescan.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct DirCursor {
+    pub next_index: u64,
+    pub offset: i64,
+}
+
 impl Handle {
+    pub fn dir(fd: OwnedFd) -> Self {
+        Handle::Dir {
+            fd,
+            cursor: DirCursor::default(),
+        }
+    }
+
     pub fn fd(&self) -> RawFd {
         match self {
             Handle::Stdio(fd) => *fd,
-            Handle::Dir(fd) | Handle::File { fd, .. } => fd.as_raw_fd(),
+            Handle::Dir { fd, .. } | Handle::File { fd, .. } => fd.as_raw_fd(),
         }
     }
 
     pub fn readable(&self) -> bool {
         match self {
             Handle::Stdio(fd) => *fd == 0,
-            Handle::Dir(_) => false,
+            Handle::Dir { .. } => false,
             Handle::File { readable, .. } => *readable,
         }
     }
@@ -40,7 +56,7 @@ impl Handle {
     pub fn writable(&self) -> bool {
         match self {
             Handle::Stdio(fd) => *fd == 1 || *fd == 2,
-            Handle::Dir(_) => false,
+            Handle::Dir { .. } => false,
             Handle::File { writable, .. } => *writable,
         }
     }
@@ -55,7 +71,7 @@ impl HandleTable {
     /// Handles 0, 1 and 2 are stdio; granted directories follow in order.
     pub fn new(preopens: Vec<OwnedFd>) -> Self {
         let mut slots: Vec<Option<Handle>> = (0..3).map(|fd| Some(Handle::Stdio(fd))).collect();
-        slots.extend(preopens.into_iter().map(|fd| Some(Handle::Dir(fd))));
+        slots.extend(preopens.into_iter().map(|fd| Some(Handle::dir(fd))));
         Self { slots }
     }
 
@@ -64,6 +80,14 @@ impl HandleTable {
             .ok()
             .and_then(|i| self.slots.get(i))
             .and_then(Option::as_ref)
+            .ok_or(Refusal::BadHandle(raw))
+    }
+
+    pub fn get_mut(&mut self, raw: u64) -> Result<&mut Handle, Refusal> {
+        usize::try_from(raw)
+            .ok()
+            .and_then(|i| self.slots.get_mut(i))
+            .and_then(Option::as_mut)
             .ok_or(Refusal::BadHandle(raw))
     }
 

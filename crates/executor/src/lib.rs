@@ -10,10 +10,13 @@
 //!
 //! Runs on the function's thread (both transports).
 
+mod dirs;
 mod errno;
 mod handles;
 mod memory;
 mod ops;
+mod paths;
+mod wait;
 
 use std::os::fd::OwnedFd;
 

@@ -1,11 +1,13 @@
 //! Decoding and performing each op. Every check happens before the system
-//! call; the system calls are exactly one per op.
+//! call; each op makes the one system call it names (a directory listing
+//! may read several batches of entries, a lookup stats what it opened).
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, RawFd};
 
-use wasc_wire::hostop::{lookup, HostOp, OpCode, Stat, NAME_MAX, SCRATCH_LEN};
+use wasc_wire::hostop::{Dirent, HostOp, OpCode, Stat, DIRENT_HEADER, SCRATCH_LEN, SECOND_OFFSET};
 
 use crate::handles::{Handle, HandleTable};
+use crate::paths::{self, name, Dot};
 use crate::{Errno, Failure, LinearMemory, Refusal};
 
 pub(crate) fn execute(
@@ -16,49 +18,155 @@ pub(crate) fn execute(
 ) -> Result<u64, Failure> {
     let code = OpCode::from_raw(op.op).ok_or(Refusal::UnknownOp(op.op))?;
     let used = match code {
-        OpCode::Read | OpCode::Write | OpCode::Lookup => 3,
-        OpCode::Pread | OpCode::Pwrite => 4,
         OpCode::Stat | OpCode::Close => 1,
+        OpCode::StatAt
+        | OpCode::ReadLink
+        | OpCode::Mkdir
+        | OpCode::Unlink
+        | OpCode::Rmdir
+        | OpCode::Truncate
+        | OpCode::Sync
+        | OpCode::ReadDir
+        | OpCode::Wait => 2,
+        OpCode::Read | OpCode::Write | OpCode::Lookup | OpCode::Symlink | OpCode::Append => 3,
+        OpCode::Pread | OpCode::Pwrite | OpCode::Rename | OpCode::Link | OpCode::SetTimes => 4,
+        OpCode::SetTimesAt => 5,
     };
     if op.reserved != 0 || op.args[used..].iter().any(|&w| w != 0) {
         return Err(Refusal::NonZeroPadding.into());
     }
-    let [a0, a1, a2, a3, ..] = op.args;
+    let [a0, a1, a2, a3, a4, _] = op.args;
+    let range = || memory.range(a1, a2);
     match code {
-        OpCode::Read => transfer(handles, a0, memory.range(a1, a2)?, Direction::Read, None),
-        OpCode::Write => transfer(handles, a0, memory.range(a1, a2)?, Direction::Write, None),
-        OpCode::Pread => transfer(
-            handles,
-            a0,
-            memory.range(a1, a2)?,
-            Direction::Read,
-            Some(position(a3)?),
-        ),
-        OpCode::Pwrite => transfer(
-            handles,
-            a0,
-            memory.range(a1, a2)?,
-            Direction::Write,
-            Some(position(a3)?),
-        ),
-        OpCode::Lookup => open_beneath(handles, a0, name(scratch, a1)?, a2),
-        OpCode::Stat => stat(handles, a0, scratch),
+        OpCode::Read => transfer(handles, a0, range()?, Transfer::Read),
+        OpCode::Write => transfer(handles, a0, range()?, Transfer::Write),
+        OpCode::Pread => transfer(handles, a0, range()?, Transfer::Pread(position(a3)?)),
+        OpCode::Pwrite => transfer(handles, a0, range()?, Transfer::Pwrite(position(a3)?)),
+        OpCode::Append => transfer(handles, a0, range()?, Transfer::Append),
+        OpCode::Lookup => paths::lookup(handles, a0, name(scratch, 0, a1, Dot::Allowed)?, a2),
+        OpCode::Stat => {
+            let st = fstat(handles.get(a0)?.fd())?;
+            stat_to_scratch(&st, scratch);
+            Ok(0)
+        }
         OpCode::Close => handles
             .remove(a0)
             .map(drop)
             .map(|()| 0)
             .map_err(Failure::from),
+        OpCode::StatAt => {
+            let dir = paths::dir(handles, a0, "stat")?;
+            paths::stat_at(dir, &name(scratch, 0, a1, Dot::Allowed)?, scratch)
+        }
+        OpCode::ReadLink => {
+            let dir = paths::dir(handles, a0, "readlink")?;
+            paths::read_link(dir, &name(scratch, 0, a1, Dot::Refused)?, scratch)
+        }
+        OpCode::Mkdir => paths::mkdir(
+            paths::dir(handles, a0, "mkdir")?,
+            &name(scratch, 0, a1, Dot::Refused)?,
+        ),
+        OpCode::Unlink | OpCode::Rmdir => paths::unlink(
+            paths::dir(handles, a0, "unlink")?,
+            &name(scratch, 0, a1, Dot::Allowed)?,
+            code == OpCode::Rmdir,
+        ),
+        OpCode::Rename | OpCode::Link => {
+            let from = paths::dir(handles, a0, "rename")?;
+            let to = paths::dir(handles, a2, "rename")?;
+            let old = name(scratch, 0, a1, Dot::Refused)?;
+            let new = name(scratch, SECOND_OFFSET, a3, Dot::Refused)?;
+            if code == OpCode::Rename {
+                paths::rename(from, &old, to, &new)
+            } else {
+                paths::link(from, &old, to, &new)
+            }
+        }
+        OpCode::Symlink => {
+            let dir = paths::dir(handles, a0, "symlink")?;
+            let target = paths::target(scratch, a2)?;
+            paths::symlink(&target, dir, &name(scratch, 0, a1, Dot::Refused)?)
+        }
+        OpCode::SetTimesAt => {
+            let dir = paths::dir(handles, a0, "set times")?;
+            let spec = paths::timespecs(a2, a3, a4)?;
+            paths::set_times_at(dir, &name(scratch, 0, a1, Dot::Allowed)?, &spec)
+        }
+        OpCode::Truncate => {
+            let fd = file(handles, a0, "truncate")?;
+            let size = position(a1)?;
+            retry(|| {
+                // SAFETY: plain system call on a descriptor we own.
+                unsafe { libc::ftruncate(fd, size) }.into()
+            })
+            .map(|_| 0)
+        }
+        OpCode::Sync => {
+            let fd = file(handles, a0, "sync")?;
+            let sync = match a1 {
+                0 => libc::fsync,
+                1 => libc::fdatasync,
+                other => return Err(Refusal::BadFlags(other).into()),
+            };
+            // SAFETY: plain system call on a descriptor we own.
+            retry(|| unsafe { sync(fd) }.into()).map(|_| 0)
+        }
+        OpCode::SetTimes => {
+            let fd = match handles.get(a0)? {
+                Handle::Stdio(_) => {
+                    return Err(Refusal::WrongKind {
+                        handle: a0,
+                        op: "set times",
+                    }
+                    .into())
+                }
+                handle => handle.fd(),
+            };
+            let spec = paths::timespecs(a1, a2, a3)?;
+            retry(|| {
+                // SAFETY: `spec` is two valid timespecs; `fd` is ours.
+                unsafe { libc::futimens(fd, spec.as_ptr()) }.into()
+            })
+            .map(|_| 0)
+        }
+        OpCode::ReadDir => crate::dirs::read_dir(handles, a0, a1, scratch),
+        OpCode::Wait => crate::wait::wait(handles, a0, a1, scratch),
+    }
+}
+
+/// Runs a system call until it is not interrupted; a negative result is the
+/// thread's errno.
+pub(crate) fn retry(mut call: impl FnMut() -> i64) -> Result<i64, Failure> {
+    loop {
+        let result = call();
+        if result >= 0 {
+            return Ok(result);
+        }
+        let errno = Errno::last();
+        if errno != Errno::INTR {
+            return Err(Failure::Host(errno));
+        }
     }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Direction {
+enum Transfer {
     Read,
     Write,
+    Pread(i64),
+    Pwrite(i64),
+    Append,
 }
 
 fn position(raw: u64) -> Result<i64, Refusal> {
     i64::try_from(raw).map_err(|_| Refusal::Position(raw))
+}
+
+fn file(handles: &HandleTable, raw: u64, op: &'static str) -> Result<RawFd, Refusal> {
+    match handles.get(raw)? {
+        Handle::File { fd, .. } => Ok(fd.as_raw_fd()),
+        _ => Err(Refusal::WrongKind { handle: raw, op }),
+    }
 }
 
 /// One read or write between a handle and a checked range of linear memory.
@@ -66,15 +174,16 @@ fn transfer(
     handles: &HandleTable,
     raw: u64,
     (ptr, len): (*mut u8, usize),
-    direction: Direction,
-    at: Option<i64>,
+    how: Transfer,
 ) -> Result<u64, Failure> {
     let handle = handles.get(raw)?;
-    let (allowed, name) = match (direction, at) {
-        (Direction::Read, None) => (handle.readable(), "read"),
-        (Direction::Write, None) => (handle.writable(), "write"),
-        (Direction::Read, Some(_)) => (handle.readable() && is_file(handle), "pread"),
-        (Direction::Write, Some(_)) => (handle.writable() && is_file(handle), "pwrite"),
+    let is_file = matches!(handle, Handle::File { .. });
+    let (allowed, name) = match how {
+        Transfer::Read => (handle.readable(), "read"),
+        Transfer::Write => (handle.writable(), "write"),
+        Transfer::Pread(_) => (handle.readable() && is_file, "pread"),
+        Transfer::Pwrite(_) => (handle.writable() && is_file, "pwrite"),
+        Transfer::Append => (handle.writable() && is_file, "append"),
     };
     if !allowed {
         return Err(Refusal::WrongKind {
@@ -84,148 +193,38 @@ fn transfer(
         .into());
     }
     let fd = handle.fd();
-    loop {
+    let n = retry(|| {
+        let iov = libc::iovec {
+            iov_base: ptr.cast(),
+            iov_len: len,
+        };
         // SAFETY: `ptr..ptr + len` was checked against linear memory by
         // `LinearMemory::range`, whose constructor's caller guarantees it is
         // valid for reads and writes; the kernel reads or writes only there.
-        let n = unsafe {
-            match (direction, at) {
-                (Direction::Read, None) => libc::read(fd, ptr.cast(), len),
-                (Direction::Write, None) => libc::write(fd, ptr.cast(), len),
-                (Direction::Read, Some(pos)) => libc::pread(fd, ptr.cast(), len, pos),
-                (Direction::Write, Some(pos)) => libc::pwrite(fd, ptr.cast(), len, pos),
+        unsafe {
+            match how {
+                Transfer::Read => libc::read(fd, ptr.cast(), len) as i64,
+                Transfer::Write => libc::write(fd, ptr.cast(), len) as i64,
+                Transfer::Pread(pos) => libc::pread(fd, ptr.cast(), len, pos) as i64,
+                Transfer::Pwrite(pos) => libc::pwrite(fd, ptr.cast(), len, pos) as i64,
+                Transfer::Append => libc::pwritev2(fd, &iov, 1, -1, libc::RWF_APPEND) as i64,
             }
-        };
-        if n >= 0 {
-            return Ok(n as u64);
         }
-        let errno = Errno::last();
-        if errno != Errno::INTR {
-            return Err(Failure::Host(errno));
-        }
-    }
+    })?;
+    Ok(n as u64)
 }
 
-fn is_file(handle: &Handle) -> bool {
-    matches!(handle, Handle::File { .. })
-}
-
-/// The path component sysd put in the scratch area: 1 to 255 bytes, no `/`,
-/// no NUL, not `.` or `..`.
-fn name(scratch: &[u8; SCRATCH_LEN], len: u64) -> Result<std::ffi::CString, Refusal> {
-    let len = usize::try_from(len).map_err(|_| Refusal::BadName)?;
-    if len == 0 || len > NAME_MAX {
-        return Err(Refusal::BadName);
-    }
-    let bytes = &scratch[..len];
-    if bytes.contains(&b'/') || bytes == b"." || bytes == b".." {
-        return Err(Refusal::BadName);
-    }
-    std::ffi::CString::new(bytes).map_err(|_| Refusal::BadName)
-}
-
-/// `openat2` of one component beneath a directory handle, never following a
-/// symlink or leaving the directory.
-fn open_beneath(
-    handles: &mut HandleTable,
-    raw_dir: u64,
-    name: std::ffi::CString,
-    flags: u64,
-) -> Result<u64, Failure> {
-    if flags & !lookup::ALL != 0
-        || (flags & lookup::EXCLUSIVE != 0 && flags & lookup::CREATE == 0)
-        || (flags & (lookup::CREATE | lookup::TRUNCATE) != 0 && flags & lookup::WRITE == 0)
-        || (flags & lookup::DIRECTORY != 0 && flags & lookup::WRITE != 0)
-    {
-        return Err(Refusal::BadFlags(flags).into());
-    }
-    let dir = match handles.get(raw_dir)? {
-        Handle::Dir(fd) => fd.as_raw_fd(),
-        _ => {
-            return Err(Refusal::WrongKind {
-                handle: raw_dir,
-                op: "lookup",
-            }
-            .into())
-        }
-    };
-    let (readable, writable) = (flags & lookup::READ != 0, flags & lookup::WRITE != 0);
-    let mut oflags = libc::O_CLOEXEC | libc::O_NOFOLLOW | libc::O_NOCTTY;
-    oflags |= match (readable, writable) {
-        (_, false) => libc::O_RDONLY,
-        (false, true) => libc::O_WRONLY,
-        (true, true) => libc::O_RDWR,
-    };
-    for (bit, flag) in [
-        (lookup::CREATE, libc::O_CREAT),
-        (lookup::EXCLUSIVE, libc::O_EXCL),
-        (lookup::TRUNCATE, libc::O_TRUNC),
-        (lookup::DIRECTORY, libc::O_DIRECTORY),
-    ] {
-        if flags & bit != 0 {
-            oflags |= flag;
-        }
-    }
-    let fd = openat2(dir, &name, oflags)?;
-    let is_dir = fstat(fd.as_raw_fd())?.st_mode & libc::S_IFMT == libc::S_IFDIR;
-    let handle = if is_dir {
-        Handle::Dir(fd)
-    } else {
-        Handle::File {
-            fd,
-            readable,
-            writable,
-        }
-    };
-    handles.insert(handle).ok_or(Failure::Host(Errno::MFILE))
-}
-
-fn openat2(dir: RawFd, name: &std::ffi::CStr, oflags: i32) -> Result<OwnedFd, Failure> {
-    // SAFETY: `open_how` is plain integers; all-zero is a valid value.
-    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
-    how.flags = oflags as u64;
-    how.mode = if oflags & libc::O_CREAT != 0 {
-        0o666
-    } else {
-        0
-    };
-    how.resolve = libc::RESOLVE_BENEATH | libc::RESOLVE_NO_MAGICLINKS | libc::RESOLVE_NO_SYMLINKS;
-    loop {
-        // SAFETY: `name` is NUL-terminated, `how` is a valid `open_how` whose
-        // size is passed; the kernel only reads them.
-        let fd = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                dir,
-                name.as_ptr(),
-                &how as *const libc::open_how,
-                std::mem::size_of::<libc::open_how>(),
-            )
-        };
-        if fd >= 0 {
-            // SAFETY: the kernel just returned this descriptor to us.
-            return Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) });
-        }
-        let errno = Errno::last();
-        if errno != Errno::INTR {
-            return Err(Failure::Host(errno));
-        }
-    }
-}
-
-fn fstat(fd: RawFd) -> Result<libc::stat, Failure> {
+pub(crate) fn fstat(fd: RawFd) -> Result<libc::stat, Failure> {
     // SAFETY: an all-zero `stat` is a valid value to be overwritten.
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: `st` is a valid, writable `stat`.
-    if unsafe { libc::fstat(fd, &mut st) } < 0 {
-        return Err(Failure::Host(Errno::last()));
-    }
+    retry(|| unsafe { libc::fstat(fd, &mut st) }.into())?;
     Ok(st)
 }
 
-fn stat(handles: &HandleTable, raw: u64, scratch: &mut [u8; SCRATCH_LEN]) -> Result<u64, Failure> {
-    let st = fstat(handles.get(raw)?.fd())?;
-    let filetype = match st.st_mode & libc::S_IFMT {
+/// The WASI filetype of a `st_mode`.
+pub(crate) fn filetype(mode: libc::mode_t) -> u8 {
+    match mode & libc::S_IFMT {
         libc::S_IFBLK => 1,
         libc::S_IFCHR => 2,
         libc::S_IFDIR => 3,
@@ -233,7 +232,10 @@ fn stat(handles: &HandleTable, raw: u64, scratch: &mut [u8; SCRATCH_LEN]) -> Res
         libc::S_IFSOCK => 6,
         libc::S_IFLNK => 7,
         _ => 0,
-    };
+    }
+}
+
+pub(crate) fn stat_to_scratch(st: &libc::stat, scratch: &mut [u8; SCRATCH_LEN]) {
     let nanos = |s: i64, ns: i64| {
         (s as u64)
             .wrapping_mul(1_000_000_000)
@@ -242,7 +244,7 @@ fn stat(handles: &HandleTable, raw: u64, scratch: &mut [u8; SCRATCH_LEN]) -> Res
     let stat = Stat {
         dev: st.st_dev,
         ino: st.st_ino,
-        filetype,
+        filetype: filetype(st.st_mode),
         reserved: [0; 7],
         nlink: st.st_nlink,
         size: st.st_size as u64,
@@ -250,11 +252,21 @@ fn stat(handles: &HandleTable, raw: u64, scratch: &mut [u8; SCRATCH_LEN]) -> Res
         mtim: nanos(st.st_mtime, st.st_mtime_nsec),
         ctim: nanos(st.st_ctime, st.st_ctime_nsec),
     };
-    let size = std::mem::size_of::<Stat>();
-    // SAFETY: `Stat` is `repr(C)` plain integers with no padding holes left
-    // uninitialised (`reserved` fills the gap), so viewing it as bytes is
-    // sound; the scratch area is larger than it (checked in wasc-wire).
-    let bytes = unsafe { std::slice::from_raw_parts((&stat as *const Stat).cast::<u8>(), size) };
-    scratch[..size].copy_from_slice(bytes);
-    Ok(0)
+    write_struct(scratch, 0, &stat);
 }
+
+/// Copies a plain `repr(C)` wire struct into the scratch area at `offset`.
+pub(crate) fn write_struct<T: WireStruct>(scratch: &mut [u8], offset: usize, value: &T) {
+    let size = std::mem::size_of::<T>();
+    // SAFETY: `T: WireStruct` is `repr(C)` plain integers with every byte
+    // initialised (explicit reserved fields fill the gaps), so viewing it as
+    // bytes is sound.
+    let bytes = unsafe { std::slice::from_raw_parts((value as *const T).cast::<u8>(), size) };
+    scratch[offset..offset + size].copy_from_slice(bytes);
+}
+
+/// Wire structs with no padding bytes, safe to view as bytes.
+pub(crate) trait WireStruct: Copy {}
+impl WireStruct for Stat {}
+impl WireStruct for Dirent {}
+const _: () = assert!(DIRENT_HEADER == std::mem::size_of::<Dirent>());

@@ -4,7 +4,7 @@
 use std::os::fd::OwnedFd;
 
 use wasc_executor::{Errno, Executor, LinearMemory, MAX_TRANSFER};
-use wasc_wire::hostop::{lookup, HostOp, OpCode, SCRATCH_LEN};
+use wasc_wire::hostop::{lookup, wait, HostOp, OpCode, SCRATCH_LEN, SECOND_OFFSET, TARGET_MAX};
 
 struct Fixture {
     dir: tempfile::TempDir,
@@ -154,7 +154,7 @@ fn ranges_outside_linear_memory_are_refused() {
 fn bad_names_are_refused() {
     let mut f = fixture();
     let long = vec![b'a'; 256];
-    for name in [&b".."[..], b".", b"a/b", b"/etc", b"a\0b", &long] {
+    for name in [&b".."[..], b"a/b", b"/etc", b"a\0b", &long] {
         assert_eq!(
             f.lookup(name, lookup::READ),
             Err(Errno::INVAL),
@@ -171,6 +171,11 @@ fn bad_names_are_refused() {
         f.run(OpCode::Lookup, &[DIR, SCRATCH_LEN as u64 + 1, lookup::READ]),
         Err(Errno::INVAL),
         "name past scratch"
+    );
+    assert_eq!(
+        f.lookup(b".", lookup::WRITE),
+        Err(Errno::INVAL),
+        ". for writing"
     );
     assert_eq!(f.executor.refused(), 8);
 }
@@ -213,4 +218,134 @@ fn closed_handles_cannot_be_used() {
     assert_eq!(f.run(OpCode::Close, &[file]), Ok(0));
     assert_eq!(f.run(OpCode::Read, &[file, 0, 1]), Err(Errno::BADF));
     assert_eq!(f.executor.refused(), 1);
+}
+
+/// Puts `name` at the start of the scratch area and `second` at
+/// `SECOND_OFFSET`.
+fn names(f: &mut Fixture, name: &[u8], second: &[u8]) {
+    f.scratch[..name.len()].copy_from_slice(name);
+    f.scratch[SECOND_OFFSET..SECOND_OFFSET + second.len()].copy_from_slice(second);
+}
+
+#[test]
+fn directory_ops_refuse_bad_names_and_handles() {
+    let mut f = fixture();
+    let file = f.lookup(b"file.txt", lookup::READ).expect("open file") & 0xffff_ffff;
+    names(&mut f, b"..", b"x");
+    for op in [OpCode::Mkdir, OpCode::Unlink, OpCode::Rmdir, OpCode::StatAt] {
+        assert_eq!(f.run(op, &[DIR, 2]), Err(Errno::INVAL), "{op:?} ..");
+    }
+    names(&mut f, b"x", b"..");
+    assert_eq!(
+        f.run(OpCode::Rename, &[DIR, 1, DIR, 2]),
+        Err(Errno::INVAL),
+        "rename to .."
+    );
+    names(&mut f, b"file.txt", b"a/b");
+    assert_eq!(
+        f.run(OpCode::Link, &[DIR, 8, DIR, 3]),
+        Err(Errno::INVAL),
+        "link to a/b"
+    );
+    names(&mut f, b".", b"x");
+    assert_eq!(
+        f.run(OpCode::Mkdir, &[DIR, 1]),
+        Err(Errno::INVAL),
+        "mkdir ."
+    );
+    assert_eq!(
+        f.run(OpCode::ReadLink, &[DIR, 1]),
+        Err(Errno::INVAL),
+        "readlink ."
+    );
+    names(&mut f, b"s", b"a\0b");
+    assert_eq!(
+        f.run(OpCode::Symlink, &[DIR, 1, 3]),
+        Err(Errno::INVAL),
+        "symlink target with NUL"
+    );
+    assert_eq!(
+        f.run(OpCode::Symlink, &[DIR, 1, TARGET_MAX as u64]),
+        Err(Errno::INVAL),
+        "symlink target past the scratch area"
+    );
+    names(&mut f, b"x", b"");
+    assert_eq!(
+        f.run(OpCode::Mkdir, &[file, 1]),
+        Err(Errno::BADF),
+        "mkdir beneath a file handle"
+    );
+    assert_eq!(
+        f.run(OpCode::ReadDir, &[file, 0]),
+        Err(Errno::BADF),
+        "readdir of a file"
+    );
+    assert_eq!(
+        f.run(OpCode::Truncate, &[DIR, 0]),
+        Err(Errno::BADF),
+        "truncate a directory"
+    );
+    assert_eq!(
+        f.run(OpCode::Truncate, &[file, u64::MAX]),
+        Err(Errno::INVAL),
+        "size past i64"
+    );
+    assert_eq!(
+        f.run(OpCode::Sync, &[file, 2]),
+        Err(Errno::INVAL),
+        "sync mode"
+    );
+    assert_eq!(
+        f.run(OpCode::SetTimes, &[1, 0, 0, 0]),
+        Err(Errno::BADF),
+        "times of stdout"
+    );
+    assert_eq!(
+        f.run(OpCode::SetTimes, &[file, 0, 0, 1 << 9]),
+        Err(Errno::INVAL),
+        "undefined time flags"
+    );
+    assert_eq!(
+        f.run(OpCode::SetTimes, &[file, 0, 0, 0b11]),
+        Err(Errno::INVAL),
+        "ATIM with ATIM_NOW"
+    );
+    assert_eq!(f.executor.refused(), 18);
+    assert!(!f.dir.path().join("x").exists(), "nothing was created");
+    assert!(!f.dir.path().join("s").exists(), "nothing was created");
+}
+
+#[test]
+fn waits_are_bounded_and_checked() {
+    let mut f = fixture();
+    assert_eq!(
+        f.run(OpCode::Wait, &[0, u64::MAX]),
+        Err(Errno::INVAL),
+        "a wait for nothing, forever"
+    );
+    assert_eq!(
+        f.run(OpCode::Wait, &[wait::MAX_ENTRIES as u64 + 1, 0]),
+        Err(Errno::INVAL),
+        "too many entries"
+    );
+    let entry = |f: &mut Fixture, handle: u32, interest: u32, reserved: u32| {
+        for (i, word) in [handle, interest, 0, reserved].into_iter().enumerate() {
+            f.scratch[4 * i..4 * i + 4].copy_from_slice(&word.to_ne_bytes());
+        }
+    };
+    entry(&mut f, 0, wait::READ, 1);
+    assert_eq!(f.run(OpCode::Wait, &[1, 0]), Err(Errno::INVAL), "reserved");
+    entry(&mut f, 77, wait::READ, 0);
+    assert_eq!(f.run(OpCode::Wait, &[1, 0]), Err(Errno::BADF), "bad handle");
+    entry(&mut f, 1, wait::READ, 0);
+    assert_eq!(
+        f.run(OpCode::Wait, &[1, 0]),
+        Err(Errno::BADF),
+        "read stdout"
+    );
+    entry(&mut f, 0, 9, 0);
+    assert_eq!(f.run(OpCode::Wait, &[1, 0]), Err(Errno::INVAL), "interest");
+    assert_eq!(f.executor.refused(), 6);
+    // A sleep with nothing to wait for ends.
+    assert_eq!(f.run(OpCode::Wait, &[0, 1_000_000]), Ok(0));
 }

@@ -125,6 +125,8 @@ fn directories_open_as_directory_handles() {
         &[DIR, 3, lookup::READ | lookup::DIRECTORY],
     )
     .expect("open sub");
+    assert_ne!(sub & lookup::RESULT_DIRECTORY, 0, "reported as a directory");
+    let sub = sub & 0xffff_ffff;
     scratch[..9].copy_from_slice(b"inner.txt");
     let inner = run(
         &mut e,

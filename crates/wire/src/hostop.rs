@@ -32,21 +32,72 @@ pub enum OpCode {
     /// `[handle, offset, len, position]`: write at a file position.
     Pwrite = 4,
     /// `[dir handle, name len, flags]`: open ONE path component (in the
-    /// scratch area) beneath a directory handle, never following symlinks.
-    /// Result: the new handle.
+    /// scratch area) beneath a directory handle, never following symlinks;
+    /// `.` reopens the directory itself. Result: the new handle, with
+    /// [`lookup::RESULT_DIRECTORY`] set if it is a directory.
     Lookup = 5,
     /// `[handle]`: file status, written to the scratch area as a [`Stat`].
     Stat = 6,
     /// `[handle]`: close a handle.
     Close = 7,
+    /// `[dir handle, name len]`: status of ONE component beneath a directory
+    /// handle, never following a symlink, as a [`Stat`] in the scratch area.
+    /// The name `.` is the directory itself.
+    StatAt = 8,
+    /// `[dir handle, name len]`: the target of the symlink named by one
+    /// component, written to the scratch area at [`SECOND_OFFSET`]. Result:
+    /// its length.
+    ReadLink = 9,
+    /// `[dir handle, name len]`: create a directory.
+    Mkdir = 10,
+    /// `[dir handle, name len]`: remove a non-directory.
+    Unlink = 11,
+    /// `[dir handle, name len]`: remove an empty directory.
+    Rmdir = 12,
+    /// `[dir handle, name len, dir handle 2, name 2 len]`: rename; the
+    /// second name is at [`SECOND_OFFSET`].
+    Rename = 13,
+    /// `[dir handle, name len, dir handle 2, name 2 len]`: hard link, never
+    /// following a symlink; the new name is at [`SECOND_OFFSET`].
+    Link = 14,
+    /// `[dir handle, name len, target len]`: create a symlink whose target
+    /// (any bytes but NUL; the executor never follows symlinks) is at
+    /// [`SECOND_OFFSET`].
+    Symlink = 15,
+    /// `[handle, size]`: set a file's size.
+    Truncate = 16,
+    /// `[handle, data only]`: flush a file to storage (`fdatasync` if the
+    /// second word is 1, `fsync` if 0).
+    Sync = 17,
+    /// `[handle, atim, mtim, flags]`: set times ([`times`] flags).
+    SetTimes = 18,
+    /// `[dir handle, name len, atim, mtim, flags]`: set the times of one
+    /// component, never following a symlink.
+    SetTimesAt = 19,
+    /// `[dir handle, index]`: directory entries from the `index`th on
+    /// (`.` and `..` are not entries), as many as fit, packed into the
+    /// scratch area as [`Dirent`]s. Result: how many.
+    ReadDir = 20,
+    /// `[handle, offset, len]`: write from linear memory at the end of the
+    /// file, atomically (`O_APPEND` semantics). Result: bytes written.
+    Append = 21,
+    /// `[count, timeout ns]`: wait until one of the `count` handles listed
+    /// in the scratch area as [`WaitEntry`]s is ready, or the timeout
+    /// (relative, monotonic; `u64::MAX`: none) passes. With no handles it
+    /// is a sleep. Result: how many are ready. See [`wait`].
+    Wait = 22,
 }
 
 impl OpCode {
     pub fn from_raw(raw: u32) -> Option<Self> {
         use OpCode::*;
-        [Read, Write, Pread, Pwrite, Lookup, Stat, Close]
-            .into_iter()
-            .find(|op| *op as u32 == raw)
+        [
+            Read, Write, Pread, Pwrite, Lookup, Stat, Close, StatAt, ReadLink, Mkdir, Unlink,
+            Rmdir, Rename, Link, Symlink, Truncate, Sync, SetTimes, SetTimesAt, ReadDir, Append,
+            Wait,
+        ]
+        .into_iter()
+        .find(|op| *op as u32 == raw)
     }
 }
 
@@ -66,7 +117,64 @@ pub mod lookup {
     pub const DIRECTORY: u64 = 1 << 5;
     /// Every defined flag.
     pub const ALL: u64 = READ | WRITE | CREATE | EXCLUSIVE | TRUNCATE | DIRECTORY;
+    /// Set in a `Lookup` result when the opened object is a directory; the
+    /// low 32 bits are the handle.
+    pub const RESULT_DIRECTORY: u64 = 1 << 32;
 }
+
+/// Flags of [`OpCode::SetTimes`] and [`OpCode::SetTimesAt`]: for each of
+/// atim and mtim, set it to the given value, to now, or leave it.
+pub mod times {
+    pub const ATIM: u64 = 1 << 0;
+    pub const ATIM_NOW: u64 = 1 << 1;
+    pub const MTIM: u64 = 1 << 2;
+    pub const MTIM_NOW: u64 = 1 << 3;
+    pub const ALL: u64 = ATIM | ATIM_NOW | MTIM | MTIM_NOW;
+}
+
+/// [`OpCode::Wait`]: the scratch area holds `count` [`WaitEntry`]s; the
+/// executor sets `ready` in each one that is ready and returns how many are.
+pub mod wait {
+    /// Wait for a handle to be readable.
+    pub const READ: u32 = 1;
+    /// Wait for a handle to be writable.
+    pub const WRITE: u32 = 2;
+    /// The most entries one wait names.
+    pub const MAX_ENTRIES: usize = super::SCRATCH_LEN / core::mem::size_of::<super::WaitEntry>();
+}
+
+/// One handle to wait for ([`OpCode::Wait`]).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WaitEntry {
+    pub handle: u32,
+    /// [`wait::READ`] or [`wait::WRITE`].
+    pub interest: u32,
+    /// Set by the executor: 1 ready, 0 not.
+    pub ready: u32,
+    pub reserved: u32,
+}
+
+/// The header of one packed directory entry ([`OpCode::ReadDir`]), followed
+/// by `name_len` bytes of name; the next entry follows at once.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Dirent {
+    pub ino: u64,
+    /// A WASI filetype value.
+    pub filetype: u8,
+    pub name_len: u8,
+    pub reserved: [u8; 6],
+}
+
+/// The size of a [`Dirent`] header.
+pub const DIRENT_HEADER: usize = core::mem::size_of::<Dirent>();
+
+/// Where the second name of `Rename`/`Link`, the target of `Symlink`, and
+/// the result of `ReadLink` go: an offset inside the scratch area.
+pub const SECOND_OFFSET: usize = 256;
+/// The longest symlink target sysd may create or read.
+pub const TARGET_MAX: usize = SCRATCH_LEN - SECOND_OFFSET;
 
 /// File status as the executor reports it (`OpCode::Stat`).
 #[repr(C)]
@@ -84,8 +192,9 @@ pub struct Stat {
     pub ctim: u64,
 }
 
-/// Where sysd puts a path component for `Lookup` and the executor puts a
-/// [`Stat`]: an offset inside the call page.
+/// Where sysd puts a path component (every op that names one) and the
+/// executor puts a [`Stat`], entries or a link target: an offset inside the
+/// call page.
 pub const SCRATCH_OFFSET: usize = 2048;
 /// Size of the scratch area.
 pub const SCRATCH_LEN: usize = 2048;
@@ -98,6 +207,9 @@ pub const NAME_MAX: usize = 255;
 const _: () = assert!(SCRATCH_OFFSET >= crate::PANIC_MESSAGE_OFFSET);
 const _: () = assert!(SCRATCH_OFFSET + SCRATCH_LEN <= 4096);
 const _: () = assert!(core::mem::size_of::<Stat>() <= SCRATCH_LEN);
+const _: () = assert!(SECOND_OFFSET > NAME_MAX);
+const _: () = assert!(DIRENT_HEADER == 16);
+const _: () = assert!(core::mem::size_of::<WaitEntry>() == 16);
 
 #[cfg(test)]
 mod tests {
@@ -105,10 +217,11 @@ mod tests {
 
     #[test]
     fn op_codes_round_trip_and_unknown_ones_do_not_decode() {
-        for op in [OpCode::Read, OpCode::Lookup, OpCode::Close] {
+        for op in [OpCode::Read, OpCode::Lookup, OpCode::Close, OpCode::Wait] {
             assert_eq!(OpCode::from_raw(op as u32), Some(op));
         }
         assert_eq!(OpCode::from_raw(0), None);
+        assert_eq!(OpCode::from_raw(23), None);
         assert_eq!(OpCode::from_raw(99), None);
     }
 }
