@@ -1,17 +1,48 @@
-//! sysd's WASI argument decoding: any function id and raw arguments a module
-//! can pass, over memory of any contents and size. sysd must never panic and
-//! must never touch linear memory outside its current size.
+//! sysd's WASI argument decoding and path resolution: any sequence of
+//! calls (function ids and raw arguments a module can pass) over memory of
+//! any contents and size, against a host whose answers — results, errnos,
+//! link targets, directory entries — come from the input too. sysd must
+//! never panic, never touch linear memory outside its current size, and
+//! never hand the executor a path component that is empty, `..`, or holds
+//! `/` or NUL.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use wasc_sysd::wasi::{InstanceData, System, Wasi};
-use wasc_wire::hostop::HostOp;
+use wasc_sysd::wasi::{InstanceData, System, Wasi, SCRATCH};
+use wasc_wire::hostop::{HostOp, OpCode};
 
-struct Fake {
+struct Fake<'a> {
     memory: Vec<u8>,
+    scratch: [u8; SCRATCH],
+    /// Where host answers come from.
+    answers: &'a [u8],
+    ops: usize,
 }
 
-impl System for Fake {
+impl Fake<'_> {
+    fn next(&mut self) -> u8 {
+        let byte = self
+            .answers
+            .get(self.ops % self.answers.len().max(1))
+            .copied();
+        byte.unwrap_or(0)
+    }
+
+    fn check_name(&self, len: u64) {
+        let name = &self.scratch[..len as usize];
+        assert!(
+            !name.is_empty() && name.len() <= 255,
+            "bad name length {}",
+            name.len()
+        );
+        assert!(
+            !name.contains(&b'/') && !name.contains(&0) && name != b"..",
+            "bad component {name:?}"
+        );
+    }
+}
+
+impl System for Fake<'_> {
     fn read_memory(&mut self, offset: u64, buf: &mut [u8]) {
         let start = usize::try_from(offset).expect("offset fits");
         let end = start.checked_add(buf.len()).expect("no overflow");
@@ -33,19 +64,56 @@ impl System for Fake {
         self.memory[start..end].copy_from_slice(data);
     }
     fn host_op(&mut self, op: HostOp) -> Result<u64, u32> {
-        if op.args[0] % 2 == 0 {
-            Ok(op.args[2])
-        } else {
-            Err(8)
+        self.ops += 1;
+        // Every op that names a component must name a safe one.
+        match OpCode::from_raw(op.op) {
+            Some(
+                OpCode::Lookup
+                | OpCode::StatAt
+                | OpCode::ReadLink
+                | OpCode::Mkdir
+                | OpCode::Unlink
+                | OpCode::Rmdir
+                | OpCode::Rename
+                | OpCode::Link
+                | OpCode::Symlink
+                | OpCode::SetTimesAt,
+            ) => self.check_name(op.args[1]),
+            Some(_) => {}
+            None => panic!("unknown op {}", op.op),
+        }
+        // Keep runs finite: after many ops every op fails.
+        if self.ops > 2_000 {
+            return Err(8);
+        }
+        let answer = self.next();
+        // The host fills the scratch area with whatever it likes.
+        let fill = self.next();
+        for (i, byte) in self.scratch.iter_mut().enumerate().skip(16) {
+            *byte = fill.wrapping_add(i as u8) % 0x7f;
+        }
+        match answer % 4 {
+            0 => Err(u32::from(answer)),
+            1 => Ok(u64::from(answer)),
+            2 => Ok(op.args[2]),
+            _ => Ok(u64::from(answer) << 32 | u64::from(answer >> 2)),
         }
     }
-    fn scratch(&mut self) -> [u8; 64] {
-        [2; 64]
+    fn read_scratch(&mut self, offset: usize, buf: &mut [u8]) {
+        let offset = offset.min(SCRATCH);
+        let n = buf.len().min(SCRATCH - offset);
+        buf[..n].copy_from_slice(&self.scratch[offset..offset + n]);
+    }
+    fn write_scratch(&mut self, offset: usize, data: &[u8]) {
+        let offset = offset.min(SCRATCH);
+        let n = data.len().min(SCRATCH - offset);
+        self.scratch[offset..offset + n].copy_from_slice(&data[..n]);
     }
     fn instance_data(&mut self) -> InstanceData<'_> {
         InstanceData {
             args: b"prog\0arg\0",
             env: b"A=1\0",
+            preopens: b"/sandbox\0/tmp\0",
         }
     }
     fn random(&mut self, buf: &mut [u8]) {
@@ -58,30 +126,45 @@ impl System for Fake {
         }
     }
     fn rdtsc(&mut self) -> u64 {
-        12345
+        12345 + self.ops as u64 * 1_000_000_000
     }
 }
 
 fuzz_target!(|data: &[u8]| {
-    if data.len() < 80 {
+    // [calls: 1 byte][answers: 32 bytes][calls × 80 bytes][memory]
+    if data.len() < 33 {
         return;
     }
-    let word = |i: usize| u64::from_le_bytes(data[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
-    let function = (word(0) % 50) as u32;
-    let nargs = (word(0) >> 32) as usize % 10;
-    let args: Vec<u64> = (1..=nargs)
-        .map(|i| {
-            // Mostly small values, so pointers often land inside memory.
-            let w = word(i);
-            if w & 1 == 0 {
-                w >> 48
-            } else {
-                w
-            }
-        })
-        .collect();
-    let memory = data[80..].to_vec();
+    let calls = usize::from(data[0] % 4) + 1;
+    let answers = &data[1..33];
+    let rest = &data[33..];
+    if rest.len() < calls * 80 {
+        return;
+    }
+    let memory = rest[calls * 80..].to_vec();
     let len = memory.len() as u64;
-    let mut sys = Fake { memory };
-    let _ = Wasi::default().call(function, &args, len, &mut sys);
+    let mut sys = Fake {
+        memory,
+        scratch: [0; SCRATCH],
+        answers,
+        ops: 0,
+    };
+    let mut wasi = Wasi::default();
+    for call in rest[..calls * 80].chunks(80) {
+        let word = |i: usize| u64::from_le_bytes(call[i * 8..i * 8 + 8].try_into().expect("8"));
+        let function = (word(0) % 50) as u32;
+        let nargs = (word(0) >> 32) as usize % 10;
+        let args: Vec<u64> = (1..=nargs)
+            .map(|i| {
+                // Mostly small values, so pointers often land inside memory.
+                let w = word(i);
+                if w & 1 == 0 {
+                    w >> 48
+                } else {
+                    w
+                }
+            })
+            .collect();
+        let _ = wasi.call(function, &args, len, &mut sys);
+    }
 });

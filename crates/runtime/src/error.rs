@@ -40,12 +40,6 @@ pub enum Error {
     NonUtf8Argument(OsString),
     #[error("environment variable `{0}` is not valid UTF-8")]
     NonUtf8Environment(String),
-    #[error(
-        "module `{}` imports WASI function `{function}`, which VM isolation does not \
-         implement yet; pass `--isolation none` to run WASI in process",
-        path.display()
-    )]
-    VmUnsupported { path: PathBuf, function: String },
     #[error("{0}")]
     Vm(wasc_vmm::Error),
 }

@@ -3,9 +3,8 @@
 //! its micro-VM and performs the host ops sysd asks for with the executor.
 //! No WASI semantics live on this side.
 //!
-//! sysd implements part of preview 1 so far (`wasc_sysd::wasi::IMPLEMENTED`).
-//! A module that imports anything else is refused before it runs, naming the
-//! function, instead of seeing behaviour that differs from `--isolation none`.
+//! sysd implements all 46 functions of preview 1; an import with an unknown
+//! name or the wrong type fails to link as it does with wasmtime-wasi.
 
 use std::os::fd::OwnedFd;
 
@@ -14,7 +13,7 @@ use wasc_vmm::{HostOps, Hypervisor, Template, Vm, VmConfig};
 use wasc_wire::hostop::{HostOp, SCRATCH_LEN};
 use wasc_wire::wasi::{self as ids, TrapKind};
 use wasc_wire::Status;
-use wasmtime::{Caller, Config, Engine, FuncType, Linker, Module, Store, Val, ValType};
+use wasmtime::{Caller, Config, Engine, FuncType, Linker, Store, Val, ValType};
 
 use crate::{load_module, Error, Outcome, RunConfig, Transport};
 
@@ -43,7 +42,6 @@ pub(crate) fn run(config: &RunConfig) -> Result<Outcome, Error> {
     wasm_config.memory_may_move(false);
     let engine = Engine::new(&wasm_config).map_err(Error::CreateEngine)?;
     let module = load_module(&engine, &config.module)?;
-    check_imports(&module, config)?;
 
     let preopens = open_dirs(config)?;
     let hypervisor = Hypervisor::open().map_err(Error::Vm)?;
@@ -61,8 +59,9 @@ pub(crate) fn run(config: &RunConfig) -> Result<Outcome, Error> {
         })
         .map_err(Error::Vm)?;
     }
-    let (args, env) = instance_data(config)?;
-    vm.write_instance_data(&args, &env).map_err(Error::Vm)?;
+    let data = instance_data(config)?;
+    vm.write_instance_data(&data.args, &data.env, &data.preopens)
+        .map_err(Error::Vm)?;
 
     let mut linker: Linker<Instance> = Linker::new(&engine);
     define_forwarders(&mut linker, &engine)?;
@@ -80,22 +79,6 @@ pub(crate) fn run(config: &RunConfig) -> Result<Outcome, Error> {
     // frees that memory.
     store.data_mut().vm.unmap_window().map_err(Error::Vm)?;
     outcome
-}
-
-/// Refuses modules that import WASI functions sysd does not implement yet.
-/// Unknown names are left for instantiation to reject, as wasmtime does.
-fn check_imports(module: &Module, config: &RunConfig) -> Result<(), Error> {
-    for import in module.imports().filter(|i| i.module() == WASI) {
-        if let Some(id) = ids::id(import.name()) {
-            if !wasc_sysd::wasi::IMPLEMENTED.contains(&id) {
-                return Err(Error::VmUnsupported {
-                    path: config.module.clone(),
-                    function: import.name().to_owned(),
-                });
-            }
-        }
-    }
-    Ok(())
 }
 
 fn open_dirs(config: &RunConfig) -> Result<Vec<OwnedFd>, Error> {
@@ -119,8 +102,15 @@ fn open_dirs(config: &RunConfig) -> Result<Vec<OwnedFd>, Error> {
         .collect()
 }
 
-/// argv and the environment as runs of NUL-terminated strings.
-fn instance_data(config: &RunConfig) -> Result<(Vec<u8>, Vec<u8>), Error> {
+/// What sysd reads at start, each a run of NUL-terminated strings.
+struct InstanceData {
+    args: Vec<u8>,
+    env: Vec<u8>,
+    /// Guest names of the preopened directories, in handle order.
+    preopens: Vec<u8>,
+}
+
+fn instance_data(config: &RunConfig) -> Result<InstanceData, Error> {
     let mut args = Vec::new();
     for arg in config.argv()? {
         args.extend_from_slice(arg.as_bytes());
@@ -131,7 +121,16 @@ fn instance_data(config: &RunConfig) -> Result<(Vec<u8>, Vec<u8>), Error> {
         env.extend_from_slice(format!("{name}={value}").as_bytes());
         env.push(0);
     }
-    Ok((args, env))
+    let mut preopens = Vec::new();
+    for dir in &config.dirs {
+        preopens.extend_from_slice(dir.guest.as_bytes());
+        preopens.push(0);
+    }
+    Ok(InstanceData {
+        args,
+        env,
+        preopens,
+    })
 }
 
 /// One forwarder per preview-1 function, with the function's real type, so a
@@ -228,6 +227,18 @@ fn trap_error(kind: u32, detail: u64) -> wasmtime::Error {
         wasmtime::Error::msg("exit with invalid exit status outside of [0..126)")
     } else if kind == TrapKind::InvalidClockId as u32 {
         wasmtime::Error::msg("Invalid enum value Clockid")
+    } else if kind == TrapKind::InvalidEnum as u32 || kind == TrapKind::InvalidFlags as u32 {
+        // The detail names the type; it came from sysd, so an unknown one is
+        // reported as such rather than trusted.
+        let what = if kind == TrapKind::InvalidEnum as u32 {
+            "enum"
+        } else {
+            "flag"
+        };
+        match ids::ValueType::from_raw(detail) {
+            Some(ty) => wasmtime::Error::msg(format!("Invalid {what} value {}", ty.name())),
+            None => wasmtime::Error::msg(format!("sysd ended the call with unknown type {detail}")),
+        }
     } else {
         wasmtime::Error::msg(format!("sysd ended the call with unknown trap kind {kind}"))
     }

@@ -7,6 +7,10 @@
 
 #![no_std]
 
+// Unit tests use std's collections for their fakes.
+#[cfg(test)]
+extern crate std;
+
 pub mod chacha;
 pub mod selftest;
 pub mod wasi;

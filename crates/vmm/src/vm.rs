@@ -223,20 +223,32 @@ impl Vm {
         self.failed
     }
 
-    /// Writes the instance's arguments and environment (each a run of
-    /// NUL-terminated strings) where sysd reads them. Call before the
-    /// instance's first call.
-    pub fn write_instance_data(&self, args: &[u8], env: &[u8]) -> Result<(), Error> {
-        let total = 8 + args.len() + env.len();
+    /// Writes the instance's arguments, environment and preopened directory
+    /// names (each a run of NUL-terminated strings) where sysd reads them:
+    /// a header of three little-endian `u32` lengths, then the three runs.
+    /// Call before the instance's first call.
+    pub fn write_instance_data(
+        &self,
+        args: &[u8],
+        env: &[u8],
+        preopens: &[u8],
+    ) -> Result<(), Error> {
+        let header = wasc_wire::INSTANCE_DATA_HEADER;
+        let total = header + args.len() + env.len() + preopens.len();
         if total as u64 > layout::INSTANCE_DATA_MAX {
             return Err(Error::InstanceDataTooLarge(total));
         }
         let base = layout::INSTANCE_DATA;
-        self.ram.write(base, &(args.len() as u32).to_le_bytes())?;
-        self.ram
-            .write(base + 4, &(env.len() as u32).to_le_bytes())?;
-        self.ram.write(base + 8, args)?;
-        self.ram.write(base + 8 + args.len() as u64, env)?;
+        let mut at = base;
+        for run in [args, env, preopens] {
+            self.ram.write(at, &(run.len() as u32).to_le_bytes())?;
+            at += 4;
+        }
+        let mut at = base + header as u64;
+        for run in [args, env, preopens] {
+            self.ram.write(at, run)?;
+            at += run.len() as u64;
+        }
         Ok(())
     }
 

@@ -53,13 +53,6 @@ fn bundled_example_runs_in_a_vm_by_default() {
 }
 
 #[test]
-fn vm_refuses_modules_using_functions_sysd_lacks() {
-    let out = wasc(&["run", wasc_test_guests::FILES]);
-    assert_one_line_error(&out, "which VM isolation does not implement yet");
-    assert_eq!(out.stdout, "", "must not fall back to in-process WASI");
-}
-
-#[test]
 fn missing_module_names_the_path() {
     let out = wasc(&["run", "--isolation", "none", "/nonexistent/module.wasm"]);
     assert_one_line_error(&out, "/nonexistent/module.wasm");

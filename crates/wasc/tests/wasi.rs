@@ -3,10 +3,8 @@
 //! (wasmtime 48, `--isolation none`).
 //!
 //! Each case lists the isolation modes it runs in; a test is named
-//! `<case>::<mode>`. A case runs under `Vm` once sysd implements every WASI
-//! function its guest imports (`wasc_sysd::wasi::IMPLEMENTED`); until then
-//! `wasc` refuses such modules in a VM, which `crates/wasc/tests/cli.rs`
-//! checks.
+//! `<case>::<mode>`. Every case runs in all three: in process, and through
+//! sysd in a VM with either transport.
 
 mod harness;
 
@@ -33,18 +31,18 @@ differential! {
     clocks [None, VmSync, VmPoll] => Case::new("clocks", guests::CLOCKS).no_dir();
     random [None, VmSync, VmPoll] => Case::new("random", guests::RANDOM).no_dir();
     stdio [None, VmSync, VmPoll] => Case::new("stdio", guests::STDIO).no_dir().stdin(b"hello stdin\nsecond line");
-    files [None] => Case::new("files", guests::FILES).file("existing.txt", b"0123456789");
-    dirs [None] => Case::new("dirs", guests::DIRS).file("file.txt", b"file").file("full/x", b"x");
-    links [None] => Case::new("links", guests::LINKS).file("target.txt", b"target");
-    fd_ops [None] => Case::new("fd_ops", guests::FD_OPS).file("a.txt", b"A").file("b.txt", b"B");
-    poll [None] => Case::new("poll", guests::POLL).file("data.txt", b"data");
+    files [None, VmSync, VmPoll] => Case::new("files", guests::FILES).file("existing.txt", b"0123456789");
+    dirs [None, VmSync, VmPoll] => Case::new("dirs", guests::DIRS).file("file.txt", b"file").file("full/x", b"x");
+    links [None, VmSync, VmPoll] => Case::new("links", guests::LINKS).file("target.txt", b"target");
+    fd_ops [None, VmSync, VmPoll] => Case::new("fd_ops", guests::FD_OPS).file("a.txt", b"A").file("b.txt", b"B");
+    poll [None, VmSync, VmPoll] => Case::new("poll", guests::POLL).file("data.txt", b"data");
     sockets [None, VmSync, VmPoll] => Case::new("sockets", guests::SOCKETS).no_dir();
     exit_0 [None, VmSync, VmPoll] => Case::new("exit_0", guests::EXIT).no_dir().args(&["0"]);
     exit_3 [None, VmSync, VmPoll] => Case::new("exit_3", guests::EXIT).no_dir().args(&["3"]);
     exit_125 [None, VmSync, VmPoll] => Case::new("exit_125", guests::EXIT).no_dir().args(&["125"]);
     exit_126_is_refused [None, VmSync, VmPoll] => Case::new("exit_126", guests::EXIT).no_dir().args(&["126"]);
     trap [None, VmSync, VmPoll] => Case::new("trap", guests::TRAP).no_dir();
-    c_libc_tour [None] => Case::new("c_libc_tour", guests::C_LIBC_TOUR)
+    c_libc_tour [None, VmSync, VmPoll] => Case::new("c_libc_tour", guests::C_LIBC_TOUR)
         .args(&["7"])
         .env(&["GREETING=hello from the host"])
         .file("existing.txt", b"x");

@@ -70,6 +70,11 @@ pub struct OpResult {
     pub value: u64,
 }
 
+/// The instance-data area ([`layout::INSTANCE_DATA`]) starts with three
+/// little-endian `u32` lengths — arguments, environment, preopened directory
+/// names — followed by the three runs of NUL-terminated strings.
+pub const INSTANCE_DATA_HEADER: usize = 12;
+
 /// Per-instance values the host writes before an instance's first call.
 /// Never inherited from a template: every instance gets its own.
 #[repr(C, align(64))]

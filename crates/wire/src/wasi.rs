@@ -109,7 +109,7 @@ pub fn id(name: &str) -> Option<u32> {
     NAMES.iter().position(|n| *n == name).map(|i| i as u32)
 }
 
-/// Ids of functions used by name in sysd's dispatch.
+/// Every function's id by name, for sysd's dispatch.
 pub mod ids {
     pub const ARGS_GET: u32 = 0;
     pub const ARGS_SIZES_GET: u32 = 1;
@@ -117,14 +117,38 @@ pub mod ids {
     pub const ENVIRON_SIZES_GET: u32 = 3;
     pub const CLOCK_RES_GET: u32 = 4;
     pub const CLOCK_TIME_GET: u32 = 5;
+    pub const FD_ADVISE: u32 = 6;
+    pub const FD_ALLOCATE: u32 = 7;
     pub const FD_CLOSE: u32 = 8;
+    pub const FD_DATASYNC: u32 = 9;
     pub const FD_FDSTAT_GET: u32 = 10;
+    pub const FD_FDSTAT_SET_FLAGS: u32 = 11;
+    pub const FD_FDSTAT_SET_RIGHTS: u32 = 12;
+    pub const FD_FILESTAT_GET: u32 = 13;
+    pub const FD_FILESTAT_SET_SIZE: u32 = 14;
+    pub const FD_FILESTAT_SET_TIMES: u32 = 15;
+    pub const FD_PREAD: u32 = 16;
     pub const FD_PRESTAT_GET: u32 = 17;
     pub const FD_PRESTAT_DIR_NAME: u32 = 18;
+    pub const FD_PWRITE: u32 = 19;
     pub const FD_READ: u32 = 20;
+    pub const FD_READDIR: u32 = 21;
+    pub const FD_RENUMBER: u32 = 22;
     pub const FD_SEEK: u32 = 23;
+    pub const FD_SYNC: u32 = 24;
     pub const FD_TELL: u32 = 25;
     pub const FD_WRITE: u32 = 26;
+    pub const PATH_CREATE_DIRECTORY: u32 = 27;
+    pub const PATH_FILESTAT_GET: u32 = 28;
+    pub const PATH_FILESTAT_SET_TIMES: u32 = 29;
+    pub const PATH_LINK: u32 = 30;
+    pub const PATH_OPEN: u32 = 31;
+    pub const PATH_READLINK: u32 = 32;
+    pub const PATH_REMOVE_DIRECTORY: u32 = 33;
+    pub const PATH_RENAME: u32 = 34;
+    pub const PATH_SYMLINK: u32 = 35;
+    pub const PATH_UNLINK_FILE: u32 = 36;
+    pub const POLL_ONEOFF: u32 = 37;
     pub const PROC_EXIT: u32 = 38;
     pub const PROC_RAISE: u32 = 39;
     pub const RANDOM_GET: u32 = 40;
@@ -147,6 +171,70 @@ pub enum TrapKind {
     InvalidExitStatus = 2,
     /// A clock id outside the four preview-1 clocks.
     InvalidClockId = 3,
+    /// An enum argument outside its type; the detail is a [`ValueType`].
+    InvalidEnum = 4,
+    /// A flags argument with undefined bits; the detail is a [`ValueType`].
+    InvalidFlags = 5,
+}
+
+/// The preview-1 types whose invalid values end a call, named as wasmtime
+/// names them in its error.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueType {
+    Whence = 0,
+    Advice = 1,
+    Fdflags = 2,
+    Oflags = 3,
+    Lookupflags = 4,
+    Fstflags = 5,
+    Rights = 6,
+    Eventtype = 7,
+    Subclockflags = 8,
+    Riflags = 9,
+    Siflags = 10,
+    Sdflags = 11,
+    Clockid = 12,
+}
+
+impl ValueType {
+    const ALL: [ValueType; 13] = [
+        ValueType::Whence,
+        ValueType::Advice,
+        ValueType::Fdflags,
+        ValueType::Oflags,
+        ValueType::Lookupflags,
+        ValueType::Fstflags,
+        ValueType::Rights,
+        ValueType::Eventtype,
+        ValueType::Subclockflags,
+        ValueType::Riflags,
+        ValueType::Siflags,
+        ValueType::Sdflags,
+        ValueType::Clockid,
+    ];
+
+    pub fn from_raw(raw: u64) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| *t as u64 == raw)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ValueType::Whence => "Whence",
+            ValueType::Advice => "Advice",
+            ValueType::Fdflags => "Fdflags",
+            ValueType::Oflags => "Oflags",
+            ValueType::Lookupflags => "Lookupflags",
+            ValueType::Fstflags => "Fstflags",
+            ValueType::Rights => "Rights",
+            ValueType::Eventtype => "Eventtype",
+            ValueType::Subclockflags => "Subclockflags",
+            ValueType::Riflags => "Riflags",
+            ValueType::Siflags => "Siflags",
+            ValueType::Sdflags => "Sdflags",
+            ValueType::Clockid => "Clockid",
+        }
+    }
 }
 
 #[cfg(test)]

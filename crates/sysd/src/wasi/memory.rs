@@ -45,4 +45,36 @@ impl<S: System> Memory<'_, S> {
     pub(super) fn write_u32(&mut self, start: u64, value: u32) -> Result<(), OutOfBounds> {
         self.write(start, &value.to_le_bytes())
     }
+
+    /// Writes a struct whose fields lie at `fields` (offset, size): like
+    /// wasmtime, which stores field by field, a bad pointer is reported as
+    /// the first field that does not fit.
+    pub(super) fn write_fields(
+        &mut self,
+        start: u64,
+        data: &[u8],
+        fields: &[(u64, u64)],
+    ) -> Result<(), OutOfBounds> {
+        for &(offset, size) in fields {
+            self.check(start.wrapping_add(offset), size)?;
+        }
+        self.write(start, data)
+    }
+}
+
+/// Field layouts of the preview-1 structs sysd writes.
+pub(super) mod fields {
+    pub const FDSTAT: &[(u64, u64)] = &[(0, 1), (2, 2), (8, 8), (16, 8)];
+    pub const FILESTAT: &[(u64, u64)] = &[
+        (0, 8),
+        (8, 8),
+        (16, 1),
+        (24, 8),
+        (32, 8),
+        (40, 8),
+        (48, 8),
+        (56, 8),
+    ];
+    pub const PRESTAT: &[(u64, u64)] = &[(0, 1), (4, 4)];
+    pub const EVENT: &[(u64, u64)] = &[(0, 8), (8, 2), (10, 1), (16, 8), (24, 2)];
 }

@@ -39,6 +39,12 @@ extern "C" fn main() -> ! {
     })
 }
 
+/// `offset..offset + len` clamped to the scratch area.
+fn scratch_range(offset: usize, len: usize) -> (usize, usize) {
+    let offset = offset.min(wasc_sysd::wasi::SCRATCH);
+    (offset, len.min(wasc_sysd::wasi::SCRATCH - offset))
+}
+
 struct Ring3<'a> {
     host: &'a mut rt::Host,
     rng: &'a mut Option<ChaCha20>,
@@ -62,36 +68,50 @@ impl System for Ring3<'_> {
         self.host.perform(op)
     }
 
-    fn scratch(&mut self) -> [u8; 64] {
-        let mut out = [0u8; 64];
+    fn read_scratch(&mut self, offset: usize, buf: &mut [u8]) {
+        let (offset, len) = scratch_range(offset, buf.len());
         let src = (layout::CALL_PAGE + SCRATCH_OFFSET as u64) as *const u8;
-        for (i, byte) in out.iter_mut().enumerate() {
-            // SAFETY: the scratch area is inside the mapped call page.
-            *byte = unsafe { src.add(i).read_volatile() };
+        for (i, byte) in buf[..len].iter_mut().enumerate() {
+            // SAFETY: `scratch_range` keeps the access inside the scratch
+            // area of the mapped call page; the host writes it only while
+            // sysd waits for a host op, so volatile reads see its bytes.
+            *byte = unsafe { src.add(offset + i).read_volatile() };
         }
-        out
+    }
+
+    fn write_scratch(&mut self, offset: usize, data: &[u8]) {
+        let (offset, len) = scratch_range(offset, data.len());
+        let dst = (layout::CALL_PAGE + SCRATCH_OFFSET as u64) as *mut u8;
+        for (i, byte) in data[..len].iter().enumerate() {
+            // SAFETY: as in `read_scratch`.
+            unsafe { dst.add(offset + i).write_volatile(*byte) };
+        }
     }
 
     fn instance_data(&mut self) -> InstanceData<'_> {
         let base = layout::INSTANCE_DATA as *const u8;
-        let max = layout::INSTANCE_DATA_MAX as usize - 8;
-        // SAFETY: the header is inside the call-page region, mapped for ring 3.
-        let (args_len, env_len) = unsafe {
-            (
-                base.cast::<u32>().read_volatile() as usize,
-                base.add(4).cast::<u32>().read_volatile() as usize,
-            )
-        };
-        // The host wrote these lengths; bound them anyway.
-        let args_len = args_len.min(max);
-        let env_len = env_len.min(max - args_len);
-        // SAFETY: both ranges lie inside the instance-data area, which the
+        let header = wasc_wire::INSTANCE_DATA_HEADER;
+        let mut left = layout::INSTANCE_DATA_MAX as usize - header;
+        let mut runs = [(0usize, 0usize); 3];
+        let mut at = header;
+        for (i, run) in runs.iter_mut().enumerate() {
+            // SAFETY: the header is inside the instance-data area, mapped
+            // for ring 3.
+            let len = unsafe { base.add(4 * i).cast::<u32>().read_volatile() } as usize;
+            // The host wrote these lengths; bound them anyway.
+            let len = len.min(left);
+            *run = (at, len);
+            at += len;
+            left -= len;
+        }
+        // SAFETY: every run lies inside the instance-data area, which the
         // host writes only before the instance's first call.
-        unsafe {
-            InstanceData {
-                args: core::slice::from_raw_parts(base.add(8), args_len),
-                env: core::slice::from_raw_parts(base.add(8 + args_len), env_len),
-            }
+        let run =
+            |(at, len): (usize, usize)| unsafe { core::slice::from_raw_parts(base.add(at), len) };
+        InstanceData {
+            args: run(runs[0]),
+            env: run(runs[1]),
+            preopens: run(runs[2]),
         }
     }
 

@@ -1,0 +1,193 @@
+//! sysd's descriptor table: what each WASI fd is, which executor handle
+//! backs it, and the per-descriptor state wasmtime keeps (file position,
+//! append and non-blocking flags, read/write access).
+//!
+//! Handles 0–2 are the host's stdio and 3, 4, … the preopened directories,
+//! in `--dir` order; sysd gives them the same fd numbers at start. New
+//! descriptors take the lowest free number, as wasmtime does.
+
+use super::errno::{BADF, MFILE};
+
+/// How many descriptors one instance may hold open.
+pub const MAX_FDS: usize = 256;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Stdin,
+    Stdout,
+    Stderr,
+    /// A directory; `preopen` is its index among the preopens if it is one.
+    Dir {
+        preopen: Option<u32>,
+    },
+    File(File),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct File {
+    pub read: bool,
+    pub write: bool,
+    pub append: bool,
+    pub nonblock: bool,
+    pub position: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Entry {
+    /// The executor's handle.
+    pub handle: u32,
+    pub kind: Kind,
+}
+
+#[derive(Debug)]
+pub(crate) struct FdTable {
+    slots: [Option<Entry>; MAX_FDS],
+    /// Whether the preopens have been added (on the instance's first call:
+    /// the table itself is built before the instance data exists).
+    pub started: bool,
+}
+
+impl Default for FdTable {
+    fn default() -> Self {
+        let mut slots = [None; MAX_FDS];
+        for (fd, kind) in [Kind::Stdin, Kind::Stdout, Kind::Stderr]
+            .into_iter()
+            .enumerate()
+        {
+            slots[fd] = Some(Entry {
+                handle: fd as u32,
+                kind,
+            });
+        }
+        Self {
+            slots,
+            started: false,
+        }
+    }
+}
+
+impl FdTable {
+    /// Adds `count` preopened directories as fds 3, 4, … (those that fit).
+    pub fn add_preopens(&mut self, count: usize) {
+        for i in 0..count.min(MAX_FDS - 3) {
+            self.slots[3 + i] = Some(Entry {
+                handle: (3 + i) as u32,
+                kind: Kind::Dir {
+                    preopen: Some(i as u32),
+                },
+            });
+        }
+        self.started = true;
+    }
+
+    pub fn get(&self, fd: u64) -> Result<Entry, u16> {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.slots.get(i).copied().flatten())
+            .ok_or(BADF)
+    }
+
+    pub fn get_mut(&mut self, fd: u64) -> Result<&mut Entry, u16> {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.slots.get_mut(i))
+            .and_then(Option::as_mut)
+            .ok_or(BADF)
+    }
+
+    /// The executor handle of the directory `fd` (`BADF` if it is not one,
+    /// as wasmtime answers).
+    pub fn dir(&self, fd: u64) -> Result<u32, u16> {
+        match self.get(fd)? {
+            Entry {
+                handle,
+                kind: Kind::Dir { .. },
+            } => Ok(handle),
+            _ => Err(BADF),
+        }
+    }
+
+    /// The file `fd` and its handle (`BADF` if it is not a file).
+    pub fn file(&mut self, fd: u64) -> Result<(u32, &mut File), u16> {
+        match self.get_mut(fd)? {
+            Entry {
+                handle,
+                kind: Kind::File(file),
+            } => Ok((*handle, file)),
+            _ => Err(BADF),
+        }
+    }
+
+    /// Stores `entry` at the lowest free fd.
+    pub fn insert(&mut self, entry: Entry) -> Result<u32, u16> {
+        let fd = self.slots.iter().position(Option::is_none).ok_or(MFILE)?;
+        self.slots[fd] = Some(entry);
+        Ok(fd as u32)
+    }
+
+    pub fn remove(&mut self, fd: u64) -> Result<Entry, u16> {
+        usize::try_from(fd)
+            .ok()
+            .and_then(|i| self.slots.get_mut(i))
+            .and_then(Option::take)
+            .ok_or(BADF)
+    }
+
+    /// Moves `from` onto `to` (both open); the entry that was at `to` is
+    /// returned for its handle to be closed.
+    pub fn renumber(&mut self, from: u64, to: u64) -> Result<Option<Entry>, u16> {
+        self.get(from)?;
+        self.get(to)?;
+        if from == to {
+            return Ok(None);
+        }
+        let moved = self.remove(from)?;
+        let old = self.slots[to as usize].replace(moved);
+        Ok(old)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn new_fds_take_the_lowest_free_number() {
+        let mut table = FdTable::default();
+        table.add_preopens(1);
+        let dir = Entry {
+            handle: 9,
+            kind: Kind::Dir { preopen: None },
+        };
+        assert_eq!(table.insert(dir), Ok(4));
+        table.remove(1).expect("stdout");
+        assert_eq!(table.insert(dir), Ok(1));
+        assert_eq!(table.get(99), Err(BADF));
+        assert_eq!(table.get(u64::MAX), Err(BADF));
+    }
+
+    #[test]
+    fn renumber_moves_and_hands_back_the_replaced_entry() {
+        let mut table = FdTable::default();
+        table.add_preopens(1);
+        let old = table.renumber(3, 1).expect("renumber");
+        assert_eq!(old.map(|e| e.kind), Some(Kind::Stdout));
+        assert_eq!(table.get(3), Err(BADF));
+        assert!(matches!(table.get(1).map(|e| e.kind), Ok(Kind::Dir { .. })));
+        assert_eq!(table.renumber(1, 50), Err(BADF));
+        assert_eq!(table.renumber(1, 1), Ok(None));
+    }
+
+    #[test]
+    fn a_full_table_answers_mfile() {
+        let mut table = FdTable::default();
+        let file = Entry {
+            handle: 5,
+            kind: Kind::Dir { preopen: None },
+        };
+        for _ in 3..MAX_FDS {
+            table.insert(file).expect("room");
+        }
+        assert_eq!(table.insert(file), Err(MFILE));
+    }
+}

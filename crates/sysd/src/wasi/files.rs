@@ -1,0 +1,633 @@
+//! WASI calls on open descriptors: reads and writes (stdio streams and
+//! files with a position kept here, as wasmtime keeps it), seek/tell,
+//! status, sizes, times, sync, flags, rights, preopen names, close and
+//! renumber.
+
+use wasc_wire::hostop::{OpCode, Stat};
+use wasc_wire::wasi::{TrapKind, ValueType};
+
+use super::errno::{BADF, INVAL, NAMETOOLONG, NOTDIR, NOTSUP, OVERFLOW, SPIPE};
+use super::fds::{Entry, FdTable, Kind};
+use super::host::{self, filetype};
+use super::memory::{fields, Memory, OutOfBounds};
+use super::{Outcome, System};
+
+/// A call's result before it becomes an [`Outcome`]: an errno, or a trap.
+pub(crate) type Answer = Result<u16, Stop>;
+
+/// Why a call ends without an errno.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Stop {
+    OutOfBounds(OutOfBounds),
+    Trap(TrapKind, u64),
+}
+
+impl From<OutOfBounds> for Stop {
+    fn from(e: OutOfBounds) -> Self {
+        Stop::OutOfBounds(e)
+    }
+}
+
+impl Stop {
+    pub fn outcome(self) -> Outcome {
+        match self {
+            Stop::OutOfBounds(OutOfBounds { start, len }) => Outcome::Trap(
+                TrapKind::PointerOutOfBounds,
+                (start << 32) | (len & 0xffff_ffff),
+            ),
+            Stop::Trap(kind, detail) => Outcome::Trap(kind, detail),
+        }
+    }
+}
+
+/// A value of an enum or flags type that its type does not define: the
+/// call traps before anything else happens (wiggle's argument decoding).
+pub(crate) fn invalid(kind: TrapKind, ty: ValueType) -> Stop {
+    Stop::Trap(kind, ty as u64)
+}
+
+/// Turns `Result<u16 errno, u16 errno>` style bodies into an errno.
+pub(crate) fn errno(result: Result<(), u16>) -> u16 {
+    match result {
+        Ok(()) => 0,
+        Err(errno) => errno,
+    }
+}
+
+// Rights bits (wasi_snapshot_preview1).
+pub(crate) mod rights {
+    pub const FD_DATASYNC: u64 = 1 << 0;
+    pub const FD_READ: u64 = 1 << 1;
+    pub const FD_SEEK: u64 = 1 << 2;
+    pub const FD_FDSTAT_SET_FLAGS: u64 = 1 << 3;
+    pub const FD_SYNC: u64 = 1 << 4;
+    pub const FD_TELL: u64 = 1 << 5;
+    pub const FD_WRITE: u64 = 1 << 6;
+    pub const FD_ADVISE: u64 = 1 << 7;
+    pub const FD_ALLOCATE: u64 = 1 << 8;
+    pub const PATH_CREATE_DIRECTORY: u64 = 1 << 9;
+    pub const PATH_CREATE_FILE: u64 = 1 << 10;
+    pub const PATH_LINK_SOURCE: u64 = 1 << 11;
+    pub const PATH_LINK_TARGET: u64 = 1 << 12;
+    pub const PATH_OPEN: u64 = 1 << 13;
+    pub const FD_READDIR: u64 = 1 << 14;
+    pub const PATH_READLINK: u64 = 1 << 15;
+    pub const PATH_RENAME_SOURCE: u64 = 1 << 16;
+    pub const PATH_RENAME_TARGET: u64 = 1 << 17;
+    pub const PATH_FILESTAT_GET: u64 = 1 << 18;
+    pub const PATH_FILESTAT_SET_SIZE: u64 = 1 << 19;
+    pub const PATH_FILESTAT_SET_TIMES: u64 = 1 << 20;
+    pub const FD_FILESTAT_GET: u64 = 1 << 21;
+    pub const FD_FILESTAT_SET_SIZE: u64 = 1 << 22;
+    pub const FD_FILESTAT_SET_TIMES: u64 = 1 << 23;
+    pub const PATH_SYMLINK: u64 = 1 << 24;
+    pub const PATH_REMOVE_DIRECTORY: u64 = 1 << 25;
+    pub const PATH_UNLINK_FILE: u64 = 1 << 26;
+    pub const POLL_FD_READWRITE: u64 = 1 << 27;
+    pub const ALL: u64 = (1 << 30) - 1;
+
+    /// What wasmtime reports for a preopened directory.
+    pub const PREOPEN_BASE: u64 = PATH_CREATE_DIRECTORY
+        | PATH_CREATE_FILE
+        | PATH_LINK_SOURCE
+        | PATH_LINK_TARGET
+        | PATH_OPEN
+        | FD_READDIR
+        | PATH_READLINK
+        | PATH_RENAME_SOURCE
+        | PATH_RENAME_TARGET
+        | PATH_SYMLINK
+        | PATH_REMOVE_DIRECTORY
+        | PATH_UNLINK_FILE
+        | PATH_FILESTAT_GET
+        | PATH_FILESTAT_SET_TIMES
+        | FD_FILESTAT_GET
+        | FD_FILESTAT_SET_TIMES;
+    pub const PREOPEN_INHERITING: u64 = PREOPEN_BASE
+        | FD_DATASYNC
+        | FD_READ
+        | FD_SEEK
+        | FD_FDSTAT_SET_FLAGS
+        | FD_SYNC
+        | FD_TELL
+        | FD_WRITE
+        | FD_ADVISE
+        | FD_ALLOCATE
+        | FD_FILESTAT_GET
+        | FD_FILESTAT_SET_SIZE
+        | FD_FILESTAT_SET_TIMES
+        | POLL_FD_READWRITE;
+}
+
+pub(crate) mod fdflags {
+    pub const APPEND: u64 = 1 << 0;
+    pub const DSYNC: u64 = 1 << 1;
+    pub const NONBLOCK: u64 = 1 << 2;
+    pub const RSYNC: u64 = 1 << 3;
+    pub const SYNC: u64 = 1 << 4;
+    pub const ALL: u64 = 0x1f;
+}
+
+/// Reads the first non-empty iovec (wasmtime moves only that one).
+fn first_iovec<S: System>(
+    memory: &mut Memory<'_, S>,
+    iovs: u64,
+    count: u64,
+) -> Result<Option<(u64, u64)>, OutOfBounds> {
+    let count = count & 0xffff_ffff;
+    memory.check(iovs, count.saturating_mul(8))?;
+    for i in 0..count {
+        let buf = u64::from(memory.read_u32(iovs + 8 * i)?);
+        let len = u64::from(memory.read_u32(iovs + 8 * i + 4)?);
+        if len > 0 {
+            memory.check(buf, len)?;
+            return Ok(Some((buf, len)));
+        }
+    }
+    Ok(None)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Io {
+    Read,
+    Write,
+    Pread(u64),
+    Pwrite(u64),
+}
+
+/// `fd_read`, `fd_write`, `fd_pread`, `fd_pwrite`.
+pub(crate) fn transfer<S: System>(
+    fds: &mut FdTable,
+    memory: &mut Memory<'_, S>,
+    fd: u64,
+    iovs: u64,
+    count: u64,
+    io: Io,
+    result: u64,
+) -> Answer {
+    let chosen = first_iovec(memory, iovs, count)?;
+    let entry = match fds.get(fd) {
+        Ok(entry) => entry,
+        Err(errno) => return Ok(errno),
+    };
+    let moved = match entry.kind {
+        Kind::Stdin | Kind::Stdout | Kind::Stderr => {
+            let allowed = match io {
+                Io::Read => entry.kind == Kind::Stdin,
+                Io::Write => entry.kind != Kind::Stdin,
+                Io::Pread(_) | Io::Pwrite(_) => return Ok(SPIPE),
+            };
+            if !allowed {
+                return Ok(BADF);
+            }
+            let code = if io == Io::Read {
+                OpCode::Read
+            } else {
+                OpCode::Write
+            };
+            match chosen {
+                None => 0,
+                Some((buf, len)) => {
+                    match host::op(memory.sys, code, &[u64::from(entry.handle), buf, len]) {
+                        Ok(n) => n.min(len),
+                        Err(errno) => return Ok(errno),
+                    }
+                }
+            }
+        }
+        Kind::Dir { .. } => return Ok(BADF),
+        Kind::File(_) => match file_transfer(fds, memory.sys, fd, chosen, io) {
+            Ok(n) => n,
+            Err(errno) => return Ok(errno),
+        },
+    };
+    memory.write_u32(result, moved as u32)?;
+    Ok(0)
+}
+
+fn file_transfer<S: System>(
+    fds: &mut FdTable,
+    sys: &mut S,
+    fd: u64,
+    chosen: Option<(u64, u64)>,
+    io: Io,
+) -> Result<u64, u16> {
+    let (handle, file) = fds.file(fd)?;
+    let reading = matches!(io, Io::Read | Io::Pread(_));
+    if (reading && !file.read) || (!reading && !file.write) {
+        return Err(BADF);
+    }
+    let Some((buf, len)) = chosen else {
+        return Ok(0);
+    };
+    let h = u64::from(handle);
+    let n = match io {
+        Io::Read => host::op(sys, OpCode::Pread, &[h, buf, len, file.position])?,
+        Io::Pread(at) => host::op(sys, OpCode::Pread, &[h, buf, len, at])?,
+        _ if file.append => host::op(sys, OpCode::Append, &[h, buf, len])?,
+        Io::Write => host::op(sys, OpCode::Pwrite, &[h, buf, len, file.position])?,
+        Io::Pwrite(at) => host::op(sys, OpCode::Pwrite, &[h, buf, len, at])?,
+    }
+    .min(len);
+    match io {
+        Io::Read => file.position = file.position.checked_add(n).ok_or(OVERFLOW)?,
+        Io::Write if file.append => {
+            let append_position = host::stat(sys, handle)?.size;
+            if let Ok((_, file)) = fds.file(fd) {
+                file.position = append_position;
+            }
+        }
+        Io::Write => file.position = file.position.checked_add(n).ok_or(OVERFLOW)?,
+        Io::Pread(_) | Io::Pwrite(_) => {}
+    }
+    Ok(n)
+}
+
+/// `fd_seek`.
+pub(crate) fn seek<S: System>(
+    fds: &mut FdTable,
+    memory: &mut Memory<'_, S>,
+    fd: u64,
+    offset: u64,
+    whence: u64,
+    result: u64,
+) -> Answer {
+    let whence = whence as u8;
+    if whence > 2 {
+        return Err(invalid(TrapKind::InvalidEnum, ValueType::Whence));
+    }
+    let entry = match fds.get(fd) {
+        Ok(entry) => entry,
+        Err(errno) => return Ok(errno),
+    };
+    if matches!(entry.kind, Kind::Stdin | Kind::Stdout | Kind::Stderr) {
+        return Ok(SPIPE);
+    }
+    let Ok((handle, file)) = fds.file(fd) else {
+        return Ok(BADF);
+    };
+    let base = match whence {
+        0 => 0,
+        1 => file.position as i128,
+        _ => match host::stat(memory.sys, handle) {
+            Ok(stat) => stat.size as i128,
+            Err(errno) => return Ok(errno),
+        },
+    };
+    let position = base + i128::from(offset as i64);
+    if position < 0 || position > i128::from(i64::MAX) {
+        return Ok(INVAL);
+    }
+    if let Ok((_, file)) = fds.file(fd) {
+        file.position = position as u64;
+    }
+    memory.write(result, &(position as u64).to_le_bytes())?;
+    Ok(0)
+}
+
+/// `fd_tell`.
+pub(crate) fn tell<S: System>(
+    fds: &mut FdTable,
+    memory: &mut Memory<'_, S>,
+    fd: u64,
+    result: u64,
+) -> Answer {
+    match fds.get(fd).map(|e| e.kind) {
+        Ok(Kind::File(file)) => {
+            memory.write(result, &file.position.to_le_bytes())?;
+            Ok(0)
+        }
+        Ok(Kind::Stdin | Kind::Stdout | Kind::Stderr) => Ok(SPIPE),
+        Ok(Kind::Dir { .. }) => Ok(BADF),
+        Err(errno) => Ok(errno),
+    }
+}
+
+/// Whether a stdio descriptor is a terminal, as wasmtime reports it.
+fn stdio_filetype<S: System>(sys: &mut S, handle: u32) -> Result<u8, u16> {
+    let stat = host::stat(sys, handle)?;
+    Ok(if stat.filetype == filetype::CHARACTER_DEVICE {
+        filetype::CHARACTER_DEVICE
+    } else {
+        filetype::UNKNOWN
+    })
+}
+
+/// `fd_fdstat_get`.
+pub(crate) fn fdstat<S: System>(
+    fds: &mut FdTable,
+    memory: &mut Memory<'_, S>,
+    fd: u64,
+    out: u64,
+) -> Answer {
+    let entry = match fds.get(fd) {
+        Ok(entry) => entry,
+        Err(errno) => return Ok(errno),
+    };
+    let (filetype, flags, base, inheriting) = match entry.kind {
+        Kind::Stdin | Kind::Stdout | Kind::Stderr => {
+            let filetype = match stdio_filetype(memory.sys, entry.handle) {
+                Ok(t) => t,
+                Err(errno) => return Ok(errno),
+            };
+            let r = if entry.kind == Kind::Stdin {
+                rights::FD_READ
+            } else {
+                rights::FD_WRITE
+            };
+            (filetype, 0, r, r)
+        }
+        Kind::Dir { preopen: Some(_) } => (
+            filetype::DIRECTORY,
+            0,
+            rights::PREOPEN_BASE,
+            rights::PREOPEN_INHERITING,
+        ),
+        Kind::Dir { preopen: None } => {
+            let r = rights::ALL
+                & !(rights::FD_SEEK
+                    | rights::FD_FILESTAT_SET_SIZE
+                    | rights::PATH_FILESTAT_SET_SIZE)
+                & !rights::FD_WRITE;
+            (filetype::DIRECTORY, 0, r, r)
+        }
+        Kind::File(file) => {
+            let stat = match host::stat(memory.sys, entry.handle) {
+                Ok(stat) => stat,
+                Err(errno) => return Ok(errno),
+            };
+            let mut r = rights::ALL;
+            if !file.read {
+                r &= !(rights::FD_READ | rights::FD_READDIR);
+            }
+            if !file.write {
+                r &= !rights::FD_WRITE;
+            }
+            let mut flags = 0u16;
+            if file.append {
+                flags |= fdflags::APPEND as u16;
+            }
+            if file.nonblock {
+                flags |= fdflags::NONBLOCK as u16;
+            }
+            (stat.filetype, flags, r, r)
+        }
+    };
+    let mut stat = [0u8; 24];
+    stat[0] = filetype;
+    stat[2..4].copy_from_slice(&flags.to_le_bytes());
+    stat[8..16].copy_from_slice(&base.to_le_bytes());
+    stat[16..24].copy_from_slice(&inheriting.to_le_bytes());
+    memory.write_fields(out, &stat, fields::FDSTAT)?;
+    Ok(0)
+}
+
+/// `fd_fdstat_set_flags`: only APPEND and NONBLOCK change, as in wasmtime.
+pub(crate) fn set_flags(fds: &mut FdTable, fd: u64, flags: u64) -> Answer {
+    let flags = flags & 0xffff;
+    if flags & !fdflags::ALL != 0 {
+        return Err(invalid(TrapKind::InvalidFlags, ValueType::Fdflags));
+    }
+    let Ok((_, file)) = fds.file(fd) else {
+        return Ok(BADF);
+    };
+    if flags & (fdflags::DSYNC | fdflags::SYNC | fdflags::RSYNC) != 0 {
+        return Ok(INVAL);
+    }
+    file.append = flags & fdflags::APPEND != 0;
+    file.nonblock = flags & fdflags::NONBLOCK != 0;
+    Ok(0)
+}
+
+/// A WASI `filestat` from the executor's [`Stat`]. The inode number is
+/// scrambled (a bijection, so distinct files stay distinct) and the device
+/// reported as 1, as wasmtime does: the host's numbers stay on the host.
+pub(crate) fn filestat(stat: &Stat) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    out[0..8].copy_from_slice(&1u64.to_le_bytes());
+    out[8..16].copy_from_slice(&scramble(stat.ino ^ stat.dev.rotate_left(40)).to_le_bytes());
+    out[16] = stat.filetype;
+    for (i, word) in [stat.nlink, stat.size, stat.atim, stat.mtim, stat.ctim]
+        .into_iter()
+        .enumerate()
+    {
+        out[24 + 8 * i..32 + 8 * i].copy_from_slice(&word.to_le_bytes());
+    }
+    out
+}
+
+/// splitmix64's finaliser: a bijection on u64.
+fn scramble(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// `fd_filestat_get`.
+pub(crate) fn filestat_get<S: System>(
+    fds: &mut FdTable,
+    memory: &mut Memory<'_, S>,
+    fd: u64,
+    out: u64,
+) -> Answer {
+    let entry = match fds.get(fd) {
+        Ok(entry) => entry,
+        Err(errno) => return Ok(errno),
+    };
+    let bytes = match entry.kind {
+        Kind::Stdin | Kind::Stdout | Kind::Stderr => {
+            let mut bytes = [0u8; 64];
+            match stdio_filetype(memory.sys, entry.handle) {
+                Ok(t) => bytes[16] = t,
+                Err(errno) => return Ok(errno),
+            }
+            bytes
+        }
+        _ => match host::stat(memory.sys, entry.handle) {
+            Ok(stat) => filestat(&stat),
+            Err(errno) => return Ok(errno),
+        },
+    };
+    memory.write_fields(out, &bytes, fields::FILESTAT)?;
+    Ok(0)
+}
+
+/// The handle of `fd` if it is a file or directory (not stdio).
+fn fs_handle(fds: &FdTable, fd: u64) -> Result<u32, u16> {
+    match fds.get(fd)? {
+        Entry {
+            handle,
+            kind: Kind::File(_) | Kind::Dir { .. },
+        } => Ok(handle),
+        _ => Err(BADF),
+    }
+}
+
+/// The executor's time flags from WASI `fstflags` (the same bits);
+/// undefined bits trap, contradictory ones are `INVAL`.
+pub(crate) fn time_flags(flags: u64) -> Result<Result<u64, u16>, Stop> {
+    let flags = flags & 0xffff;
+    if flags & !0xf != 0 {
+        return Err(invalid(TrapKind::InvalidFlags, ValueType::Fstflags));
+    }
+    if flags & 0b11 == 0b11 || flags & 0b1100 == 0b1100 {
+        return Ok(Err(INVAL));
+    }
+    Ok(Ok(flags))
+}
+
+/// `fd_filestat_set_times`.
+pub(crate) fn set_times<S: System>(
+    fds: &mut FdTable,
+    sys: &mut S,
+    fd: u64,
+    atim: u64,
+    mtim: u64,
+    flags: u64,
+) -> Answer {
+    let flags = time_flags(flags)?;
+    Ok(errno((|| {
+        let handle = fs_handle(fds, fd)?;
+        let flags = flags?;
+        host::op(
+            sys,
+            OpCode::SetTimes,
+            &[u64::from(handle), atim, mtim, flags],
+        )
+        .map(drop)
+    })()))
+}
+
+/// `fd_filestat_set_size`.
+pub(crate) fn set_size<S: System>(fds: &mut FdTable, sys: &mut S, fd: u64, size: u64) -> u16 {
+    errno((|| {
+        let (handle, _) = fds.file(fd)?;
+        if size > i64::MAX as u64 {
+            return Err(INVAL);
+        }
+        host::op(sys, OpCode::Truncate, &[u64::from(handle), size]).map(drop)
+    })())
+}
+
+/// `fd_sync` (`data_only` false) and `fd_datasync`.
+pub(crate) fn sync<S: System>(fds: &mut FdTable, sys: &mut S, fd: u64, data_only: bool) -> u16 {
+    errno((|| {
+        let (handle, _) = fds.file(fd)?;
+        host::op(
+            sys,
+            OpCode::Sync,
+            &[u64::from(handle), u64::from(data_only)],
+        )
+        .map(drop)
+    })())
+}
+
+/// `fd_advise`: checked, then a no-op (advice is a hint).
+pub(crate) fn advise(fds: &mut FdTable, fd: u64, advice: u64) -> Answer {
+    if advice as u8 > 5 {
+        return Err(invalid(TrapKind::InvalidEnum, ValueType::Advice));
+    }
+    Ok(errno(fds.file(fd).map(drop)))
+}
+
+/// `fd_allocate`: wasmtime 48 does not support it on any file.
+pub(crate) fn allocate(fds: &mut FdTable, fd: u64) -> u16 {
+    match fds.file(fd) {
+        Ok(_) => NOTSUP,
+        Err(errno) => errno,
+    }
+}
+
+/// `fd_fdstat_set_rights`: not supported, as in wasmtime.
+pub(crate) fn set_rights(fds: &FdTable, fd: u64, base: u64, inheriting: u64) -> Answer {
+    if base & !rights::ALL != 0 || inheriting & !rights::ALL != 0 {
+        return Err(invalid(TrapKind::InvalidFlags, ValueType::Rights));
+    }
+    Ok(match fs_handle(fds, fd) {
+        Ok(_) => NOTSUP,
+        Err(errno) => errno,
+    })
+}
+
+/// `fd_prestat_get`.
+pub(crate) fn prestat_get<S: System>(
+    fds: &FdTable,
+    memory: &mut Memory<'_, S>,
+    fd: u64,
+    out: u64,
+) -> Answer {
+    let Ok(Kind::Dir {
+        preopen: Some(index),
+    }) = fds.get(fd).map(|e| e.kind)
+    else {
+        return Ok(BADF);
+    };
+    let len = preopen_name(memory.sys, index, &mut [0u8; 0]);
+    let mut prestat = [0u8; 8];
+    prestat[4..8].copy_from_slice(&(len as u32).to_le_bytes());
+    memory.write_fields(out, &prestat, fields::PRESTAT)?;
+    Ok(0)
+}
+
+/// `fd_prestat_dir_name`.
+pub(crate) fn prestat_dir_name<S: System>(
+    fds: &FdTable,
+    memory: &mut Memory<'_, S>,
+    fd: u64,
+    buf: u64,
+    buf_len: u64,
+) -> Answer {
+    let index = match fds.get(fd).map(|e| e.kind) {
+        Ok(Kind::Dir {
+            preopen: Some(index),
+        }) => index,
+        Ok(Kind::File(_) | Kind::Dir { .. }) => return Ok(NOTDIR),
+        _ => return Ok(BADF),
+    };
+    let mut name = [0u8; super::path::PATH_MAX];
+    let len = preopen_name(memory.sys, index, &mut name);
+    if len > name.len() {
+        return Ok(NAMETOOLONG);
+    }
+    if (buf_len & 0xffff_ffff) < len as u64 {
+        return Ok(NAMETOOLONG);
+    }
+    memory.write(buf, &name[..len])?;
+    Ok(0)
+}
+
+/// The name of preopen `index` into `out` (as much as fits): its length.
+pub(crate) fn preopen_name<S: System>(sys: &mut S, index: u32, out: &mut [u8]) -> usize {
+    let data = sys.instance_data();
+    let name = data
+        .preopens
+        .split(|&b| b == 0)
+        .nth(index as usize)
+        .unwrap_or(&[]);
+    let n = name.len().min(out.len());
+    out[..n].copy_from_slice(&name[..n]);
+    name.len()
+}
+
+/// `fd_close`.
+pub(crate) fn close<S: System>(fds: &mut FdTable, sys: &mut S, fd: u64) -> u16 {
+    match fds.remove(fd) {
+        Ok(entry) => {
+            host::close(sys, entry.handle);
+            0
+        }
+        Err(errno) => errno,
+    }
+}
+
+/// `fd_renumber`.
+pub(crate) fn renumber<S: System>(fds: &mut FdTable, sys: &mut S, from: u64, to: u64) -> u16 {
+    match fds.renumber(from, to) {
+        Ok(Some(replaced)) => {
+            host::close(sys, replaced.handle);
+            0
+        }
+        Ok(None) => 0,
+        Err(errno) => errno,
+    }
+}

@@ -1,0 +1,566 @@
+//! Path resolution inside sysd. The executor only ever sees ONE component
+//! beneath a directory handle it granted; sysd walks the rest: `.`, `..`
+//! (which never leaves the starting directory: `PERM`, as wasmtime's
+//! cap-std answers), symlinks (read through the executor and spliced into
+//! the remaining path, at most [`MAX_LINKS`] times, then `LOOP`), repeated
+//! and trailing slashes. A walk holds the directories it opened on a
+//! stack; `..` closes the top one. Absolute paths and absolute symlink
+//! targets are refused with `PERM`.
+
+use wasc_wire::hostop::{lookup, NAME_MAX, TARGET_MAX};
+
+use super::errno::{ILSEQ, INVAL, LOOP, NAMETOOLONG, NOENT, NOTDIR, PERM};
+use super::host;
+use super::memory::{Memory, OutOfBounds};
+use super::System;
+
+/// The longest path sysd resolves (Linux's `PATH_MAX`).
+pub const PATH_MAX: usize = 4096;
+/// How many symlinks one resolution may follow (Linux's and cap-std's bound).
+pub const MAX_LINKS: u32 = 40;
+/// How deep one resolution may descend below its starting directory.
+pub const MAX_DEPTH: usize = 128;
+
+/// The final component of a path, and the directory it is in.
+#[derive(Clone, Copy)]
+pub(crate) struct Last {
+    name: [u8; NAME_MAX],
+    len: usize,
+    /// The path ended in `/` after this component (or it was `.`/`..`).
+    pub trailing: bool,
+    /// Where the component ends in the walk's path, for [`Walk::follow`].
+    end: usize,
+}
+
+impl Last {
+    pub fn name(&self) -> &[u8] {
+        &self.name[..self.len]
+    }
+
+    pub fn is_dot(&self) -> bool {
+        self.name() == b"."
+    }
+}
+
+/// One path being resolved.
+pub(crate) struct Walk {
+    path: [u8; PATH_MAX],
+    len: usize,
+    pos: usize,
+    base: u32,
+    stack: [u32; MAX_DEPTH],
+    depth: usize,
+    links: u32,
+}
+
+impl Walk {
+    /// Reads a path of `len` bytes at `ptr` in linear memory (a bad range
+    /// traps as in wasmtime), to be resolved beneath directory handle `base`.
+    pub fn read<S: System>(
+        memory: &mut Memory<'_, S>,
+        base: u32,
+        ptr: u64,
+        len: u64,
+    ) -> Result<Result<Self, u16>, OutOfBounds> {
+        memory.check(ptr, len)?;
+        if len as usize > PATH_MAX {
+            return Ok(Err(NAMETOOLONG));
+        }
+        let mut walk = Walk {
+            path: [0; PATH_MAX],
+            len: len as usize,
+            pos: 0,
+            base,
+            stack: [0; MAX_DEPTH],
+            depth: 0,
+            links: 0,
+        };
+        memory.read(ptr, &mut walk.path[..len as usize])?;
+        Ok(walk.check().map(|()| walk))
+    }
+
+    /// A walk of `path` (tests).
+    #[cfg(test)]
+    pub fn new(base: u32, path: &[u8]) -> Result<Self, u16> {
+        if path.len() > PATH_MAX {
+            return Err(NAMETOOLONG);
+        }
+        let mut walk = Walk {
+            path: [0; PATH_MAX],
+            len: path.len(),
+            pos: 0,
+            base,
+            stack: [0; MAX_DEPTH],
+            depth: 0,
+            links: 0,
+        };
+        walk.path[..path.len()].copy_from_slice(path);
+        walk.check().map(|()| walk)
+    }
+
+    /// The same walk beneath another directory handle.
+    pub fn with_base(mut self, base: u32) -> Self {
+        self.base = base;
+        self
+    }
+
+    fn check(&self) -> Result<(), u16> {
+        let path = &self.path[..self.len];
+        if core::str::from_utf8(path).is_err() {
+            return Err(ILSEQ);
+        }
+        if path.is_empty() {
+            return Err(NOENT);
+        }
+        if path.contains(&0) {
+            return Err(INVAL);
+        }
+        if path[0] == b'/' {
+            return Err(PERM);
+        }
+        Ok(())
+    }
+
+    /// The handle of the directory the walk is in.
+    pub fn dir(&self) -> u32 {
+        if self.depth == 0 {
+            self.base
+        } else {
+            self.stack[self.depth - 1]
+        }
+    }
+
+    /// Walks every component but the last, and hands back the last.
+    pub fn parent<S: System>(&mut self, sys: &mut S) -> Result<Last, u16> {
+        loop {
+            while self.pos < self.len && self.path[self.pos] == b'/' {
+                self.pos += 1;
+            }
+            if self.pos == self.len {
+                // Only slashes were left (the path named a directory).
+                return Ok(dot(self.len));
+            }
+            let start = self.pos;
+            while self.pos < self.len && self.path[self.pos] != b'/' {
+                self.pos += 1;
+            }
+            let end = self.pos;
+            let mut rest = end;
+            while rest < self.len && self.path[rest] == b'/' {
+                rest += 1;
+            }
+            let comp_len = end - start;
+            if comp_len > NAME_MAX {
+                return Err(NAMETOOLONG);
+            }
+            let mut comp = [0u8; NAME_MAX];
+            comp[..comp_len].copy_from_slice(&self.path[start..end]);
+            let comp = &comp[..comp_len];
+            let last = rest == self.len;
+            match comp {
+                b"." if !last => {}
+                b".." => {
+                    self.up(sys)?;
+                    if last {
+                        return Ok(dot(self.len));
+                    }
+                }
+                _ if last => {
+                    let mut name = [0u8; NAME_MAX];
+                    name[..comp_len].copy_from_slice(comp);
+                    return Ok(Last {
+                        name,
+                        len: comp_len,
+                        trailing: end < self.len,
+                        end,
+                    });
+                }
+                _ => self.enter(sys, comp, end)?,
+            }
+        }
+    }
+
+    /// The last component may be a symlink to follow (an open of it failed
+    /// with `failed`): splice its target in its place, then call
+    /// [`Walk::parent`] again to go on. If it is not a symlink, `failed`
+    /// stands.
+    pub fn follow<S: System>(&mut self, sys: &mut S, last: &Last, failed: u16) -> Result<(), u16> {
+        self.splice(sys, last.name(), last.end, failed)
+    }
+
+    /// Closes every directory the walk opened.
+    pub fn release<S: System>(&mut self, sys: &mut S) {
+        while self.depth > 0 {
+            self.depth -= 1;
+            host::close(sys, self.stack[self.depth]);
+        }
+    }
+
+    fn up<S: System>(&mut self, sys: &mut S) -> Result<(), u16> {
+        if self.depth == 0 {
+            return Err(PERM);
+        }
+        self.depth -= 1;
+        host::close(sys, self.stack[self.depth]);
+        Ok(())
+    }
+
+    /// Descends into directory `comp`, or follows it if it is a symlink.
+    fn enter<S: System>(&mut self, sys: &mut S, comp: &[u8], end: usize) -> Result<(), u16> {
+        match host::open(sys, self.dir(), comp, lookup::DIRECTORY) {
+            Ok((handle, true)) => {
+                if self.depth == MAX_DEPTH {
+                    host::close(sys, handle);
+                    return Err(NAMETOOLONG);
+                }
+                self.stack[self.depth] = handle;
+                self.depth += 1;
+                Ok(())
+            }
+            Ok((handle, false)) => {
+                host::close(sys, handle);
+                Err(NOTDIR)
+            }
+            // A symlink: `O_NOFOLLOW` refuses it with one or the other.
+            Err(errno @ (LOOP | NOTDIR)) => self.splice(sys, comp, end, errno),
+            Err(errno) => Err(errno),
+        }
+    }
+
+    /// Replaces the component ending at `end` (named `comp`, in the current
+    /// directory) with its symlink target; `failed` if it is not a symlink.
+    fn splice<S: System>(
+        &mut self,
+        sys: &mut S,
+        comp: &[u8],
+        end: usize,
+        failed: u16,
+    ) -> Result<(), u16> {
+        self.links += 1;
+        if self.links > MAX_LINKS {
+            return Err(LOOP);
+        }
+        let mut target = [0u8; TARGET_MAX];
+        let n = match host::read_link(sys, self.dir(), comp, &mut target) {
+            Ok(n) => n,
+            // Not a symlink after all: the first error stands.
+            Err(INVAL) => return Err(failed),
+            Err(errno) => return Err(errno),
+        };
+        let target = &target[..n];
+        if target.is_empty() {
+            return Err(NOENT);
+        }
+        if target[0] == b'/' {
+            return Err(PERM);
+        }
+        let rest = self.len - end;
+        if n + rest > PATH_MAX {
+            return Err(NAMETOOLONG);
+        }
+        self.path.copy_within(end..self.len, n);
+        self.path[..n].copy_from_slice(target);
+        self.len = n + rest;
+        self.pos = 0;
+        Ok(())
+    }
+}
+
+/// The directory itself as a last component.
+fn dot(end: usize) -> Last {
+    let mut name = [0u8; NAME_MAX];
+    name[0] = b'.';
+    Last {
+        name,
+        len: 1,
+        trailing: true,
+        end,
+    }
+}
+
+/// Runs `body` on a walk and closes what it opened, whatever the outcome.
+pub(crate) fn with_walk<S: System, T>(
+    sys: &mut S,
+    walk: &mut Walk,
+    body: impl FnOnce(&mut S, &mut Walk) -> Result<T, u16>,
+) -> Result<T, u16> {
+    let result = body(sys, walk);
+    walk.release(sys);
+    result
+}
+
+/// Follows the last component while it is a symlink (for stat-like calls
+/// that follow): the final directory and a last component that is not one.
+pub(crate) fn resolve_following<S: System>(
+    sys: &mut S,
+    walk: &mut Walk,
+) -> Result<(Last, wasc_wire::hostop::Stat), u16> {
+    let last = walk.parent(sys)?;
+    follow_last(sys, walk, last)
+}
+
+/// [`resolve_following`] from a last component already walked to.
+pub(crate) fn follow_last<S: System>(
+    sys: &mut S,
+    walk: &mut Walk,
+    mut last: Last,
+) -> Result<(Last, wasc_wire::hostop::Stat), u16> {
+    loop {
+        let stat = host::stat_at(sys, walk.dir(), last.name())?;
+        if stat.filetype != host::filetype::SYMBOLIC_LINK {
+            return Ok((last, stat));
+        }
+        walk.follow(sys, &last, LOOP)?;
+        last = walk.parent(sys)?;
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::collections::BTreeMap;
+    use std::vec::Vec;
+
+    use wasc_wire::hostop::{HostOp, OpCode, Stat, SCRATCH_LEN, SECOND_OFFSET};
+
+    use super::*;
+    use crate::wasi::InstanceData;
+
+    /// A tiny file tree behind the executor's one-component ops, counting
+    /// open handles so tests can check a walk closes what it opened.
+    pub(crate) struct Tree {
+        /// Node → (kind, children by name or symlink target).
+        nodes: Vec<Node>,
+        handles: Vec<Option<usize>>,
+        scratch: [u8; SCRATCH_LEN],
+        pub ops: usize,
+    }
+
+    pub(crate) enum Node {
+        Dir(BTreeMap<Vec<u8>, usize>),
+        File,
+        Link(Vec<u8>),
+    }
+
+    impl Tree {
+        /// Root (handle 3) holding `d/f`, `file`, and symlinks `s -> d`,
+        /// `loop -> loop`, `abs -> /etc`, `up -> ../x`, `chain -> s`.
+        pub fn new() -> Self {
+            let mut tree = Tree {
+                nodes: Vec::new(),
+                handles: std::vec![None, None, None],
+                scratch: [0; SCRATCH_LEN],
+                ops: 0,
+            };
+            let root = tree.add(Node::Dir(BTreeMap::new()));
+            let d = tree.add(Node::Dir(BTreeMap::new()));
+            let f = tree.add(Node::File);
+            tree.link(d, "f", f);
+            tree.link(root, "d", d);
+            let file = tree.add(Node::File);
+            tree.link(root, "file", file);
+            for (name, target) in [
+                ("s", "d"),
+                ("loop", "loop"),
+                ("abs", "/etc"),
+                ("up", "../x"),
+                ("chain", "s/"),
+            ] {
+                let node = tree.add(Node::Link(target.as_bytes().to_vec()));
+                tree.link(root, name, node);
+            }
+            tree.handles.push(Some(root));
+            tree
+        }
+
+        fn add(&mut self, node: Node) -> usize {
+            self.nodes.push(node);
+            self.nodes.len() - 1
+        }
+
+        fn link(&mut self, dir: usize, name: &str, node: usize) {
+            if let Node::Dir(children) = &mut self.nodes[dir] {
+                children.insert(name.as_bytes().to_vec(), node);
+            }
+        }
+
+        pub fn open_handles(&self) -> usize {
+            self.handles.iter().filter(|h| h.is_some()).count()
+        }
+
+        fn child(&self, handle: u64, len: u64) -> Result<Option<usize>, u32> {
+            let dir = self
+                .handles
+                .get(handle as usize)
+                .copied()
+                .flatten()
+                .ok_or(8u32)?;
+            let name = &self.scratch[..len as usize];
+            assert!(!name.contains(&b'/') && name != b".." && !name.is_empty());
+            if name == b"." {
+                return Ok(Some(dir));
+            }
+            match &self.nodes[dir] {
+                Node::Dir(children) => Ok(children.get(name).copied()),
+                _ => Err(u32::from(NOTDIR)),
+            }
+        }
+    }
+
+    impl System for Tree {
+        fn read_memory(&mut self, _: u64, _: &mut [u8]) {}
+        fn write_memory(&mut self, _: u64, _: &[u8]) {}
+        fn host_op(&mut self, op: HostOp) -> Result<u64, u32> {
+            self.ops += 1;
+            let [a0, a1, a2, ..] = op.args;
+            match OpCode::from_raw(op.op).expect("known op") {
+                OpCode::Lookup => {
+                    let node = self.child(a0, a1)?.ok_or(u32::from(NOENT))?;
+                    let is_dir = matches!(self.nodes[node], Node::Dir(_));
+                    match self.nodes[node] {
+                        // O_NOFOLLOW with O_DIRECTORY: NOTDIR; without: LOOP.
+                        Node::Link(_) if a2 & lookup::DIRECTORY != 0 => {
+                            return Err(u32::from(NOTDIR))
+                        }
+                        Node::Link(_) => return Err(u32::from(LOOP)),
+                        Node::File if a2 & lookup::DIRECTORY != 0 => return Err(u32::from(NOTDIR)),
+                        _ => {}
+                    }
+                    self.handles.push(Some(node));
+                    let handle = (self.handles.len() - 1) as u64;
+                    Ok(handle | if is_dir { lookup::RESULT_DIRECTORY } else { 0 })
+                }
+                OpCode::ReadLink => {
+                    let node = self.child(a0, a1)?.ok_or(u32::from(NOENT))?;
+                    let Node::Link(target) = &self.nodes[node] else {
+                        return Err(u32::from(INVAL));
+                    };
+                    let target = target.clone();
+                    self.scratch[SECOND_OFFSET..SECOND_OFFSET + target.len()]
+                        .copy_from_slice(&target);
+                    Ok(target.len() as u64)
+                }
+                OpCode::StatAt => {
+                    let node = self.child(a0, a1)?.ok_or(u32::from(NOENT))?;
+                    let filetype = match self.nodes[node] {
+                        Node::Dir(_) => 3,
+                        Node::File => 4,
+                        Node::Link(_) => 7,
+                    };
+                    let stat = Stat {
+                        filetype,
+                        ino: node as u64,
+                        ..Default::default()
+                    };
+                    self.scratch[16] = stat.filetype;
+                    Ok(0)
+                }
+                OpCode::Close => {
+                    let slot = self.handles.get_mut(a0 as usize).ok_or(8u32)?;
+                    slot.take().map(|_| 0).ok_or(8)
+                }
+                other => panic!("unexpected op {other:?}"),
+            }
+        }
+        fn read_scratch(&mut self, offset: usize, buf: &mut [u8]) {
+            buf.copy_from_slice(&self.scratch[offset..offset + buf.len()]);
+        }
+        fn write_scratch(&mut self, offset: usize, data: &[u8]) {
+            self.scratch[offset..offset + data.len()].copy_from_slice(data);
+        }
+        fn instance_data(&mut self) -> InstanceData<'_> {
+            InstanceData {
+                args: b"",
+                env: b"",
+                preopens: b"/\0",
+            }
+        }
+        fn random(&mut self, _: &mut [u8]) {}
+        fn instance(&mut self) -> wasc_wire::Instance {
+            wasc_wire::Instance::default()
+        }
+        fn rdtsc(&mut self) -> u64 {
+            0
+        }
+    }
+
+    /// Walks `path` from the root to its last component: the directory's
+    /// node, the name and the trailing flag; checks every handle the walk
+    /// opened is closed again.
+    fn walk(path: &str) -> Result<(usize, std::string::String, bool), u16> {
+        let mut tree = Tree::new();
+        let before = tree.open_handles();
+        let mut walk = Walk::new(3, path.as_bytes())?;
+        let result = with_walk(&mut tree, &mut walk, |sys, walk| {
+            let last = walk.parent(sys)?;
+            let dir = sys.handles[walk.dir() as usize].expect("open");
+            Ok((
+                dir,
+                std::string::String::from_utf8(last.name().to_vec()).expect("utf-8"),
+                last.trailing,
+            ))
+        });
+        assert_eq!(tree.open_handles(), before, "{path}: handles leaked");
+        result
+    }
+
+    #[test]
+    fn components_dots_and_slashes() {
+        assert_eq!(walk("file"), Ok((0, "file".into(), false)));
+        assert_eq!(walk("d/f"), Ok((1, "f".into(), false)));
+        assert_eq!(walk("./d//./f"), Ok((1, "f".into(), false)));
+        assert_eq!(walk("d/../file"), Ok((0, "file".into(), false)));
+        assert_eq!(walk("d/"), Ok((0, "d".into(), true)));
+        assert_eq!(walk("d/.."), Ok((0, ".".into(), true)));
+        assert_eq!(walk("."), Ok((0, ".".into(), false)));
+        assert_eq!(walk("file/x"), Err(NOTDIR));
+        assert_eq!(walk("missing/x"), Err(NOENT));
+    }
+
+    #[test]
+    fn dot_dot_never_leaves_the_start() {
+        assert_eq!(walk(".."), Err(PERM));
+        assert_eq!(walk("../file"), Err(PERM));
+        assert_eq!(walk("d/../../file"), Err(PERM));
+        assert_eq!(walk("up/y"), Err(PERM), "a symlink to ../x");
+        assert_eq!(walk("/etc/passwd"), Err(PERM));
+        assert_eq!(walk("abs/x"), Err(PERM), "a symlink to /etc");
+    }
+
+    #[test]
+    fn symlinks_in_the_middle_are_followed_and_bounded() {
+        assert_eq!(walk("s/f"), Ok((1, "f".into(), false)));
+        assert_eq!(walk("chain/f"), Ok((1, "f".into(), false)));
+        assert_eq!(walk("loop/x"), Err(LOOP));
+    }
+
+    #[test]
+    fn bad_paths_are_refused_before_any_op() {
+        assert_eq!(walk("").map(drop), Err(NOENT));
+        assert_eq!(Walk::new(3, b"a\xffb").map(drop), Err(ILSEQ));
+        assert_eq!(Walk::new(3, b"a\0b").map(drop), Err(INVAL));
+        assert_eq!(
+            Walk::new(3, &[b'a'; PATH_MAX + 1]).map(drop),
+            Err(NAMETOOLONG)
+        );
+        let long = std::format!("{}/x", "n".repeat(NAME_MAX + 1));
+        assert_eq!(walk(&long), Err(NAMETOOLONG));
+    }
+
+    #[test]
+    fn the_last_component_is_followed_only_when_asked() {
+        let mut tree = Tree::new();
+        let mut walk = Walk::new(3, b"chain").expect("path");
+        let (last, stat) = with_walk(&mut tree, &mut walk, |sys, walk| {
+            let (last, stat) = resolve_following(sys, walk)?;
+            Ok((std::string::String::from_utf8(last.name().to_vec()), stat))
+        })
+        .expect("resolves");
+        assert_eq!((last.expect("utf-8").as_str(), stat.filetype), ("d", 3));
+        let mut walk = Walk::new(3, b"loop").expect("path");
+        let looped = with_walk(&mut tree, &mut walk, |sys, walk| {
+            resolve_following(sys, walk).map(drop)
+        });
+        assert_eq!(looped, Err(LOOP));
+        assert_eq!(tree.open_handles(), 1, "only the root");
+    }
+}

@@ -1,0 +1,254 @@
+//! `poll_oneoff`: clock subscriptions are deadlines on sysd's TSC clock;
+//! regular files and stdout/stderr are always ready, as wasmtime reports
+//! them; stdin readiness and the passage of time are waited for with ONE
+//! host op ([`OpCode::Wait`]), so sysd never spins while the function
+//! waits.
+
+use wasc_wire::hostop::{wait, OpCode, WaitEntry};
+use wasc_wire::wasi::{TrapKind, ValueType};
+
+use super::errno::{BADF, INVAL};
+use super::fds::{FdTable, Kind};
+use super::files::{invalid, Answer};
+use super::host;
+use super::memory::{fields, Memory, OutOfBounds};
+use super::{clock_ns, System};
+
+const SUBSCRIPTION: u64 = 48;
+const EVENT: u64 = 32;
+/// How many distinct handles one poll waits on.
+const MAX_WAIT: usize = 16;
+
+const CLOCK: u8 = 0;
+const FD_READ: u8 = 1;
+const FD_WRITE: u8 = 2;
+const ABSTIME: u16 = 1;
+const HANGUP: u16 = 1;
+
+#[derive(Clone, Copy)]
+enum Sub {
+    /// A deadline on the monotonic clock (ns).
+    Clock { deadline: u64 },
+    /// Ready at once; the event's `nbytes` and flags.
+    Ready { nbytes: u64, flags: u16 },
+    /// Readable when the host says so.
+    Stdin { handle: u32 },
+}
+
+struct Decoded {
+    userdata: u64,
+    tag: u8,
+    sub: Sub,
+}
+
+fn now<S: System>(sys: &mut S) -> Result<(u64, u64), u16> {
+    let calibration = sys.instance();
+    let tsc = sys.rdtsc();
+    match (
+        clock_ns(&calibration, tsc, true),
+        clock_ns(&calibration, tsc, false),
+    ) {
+        (Some(monotonic), Some(realtime)) => Ok((monotonic, realtime)),
+        _ => Err(super::errno::IO),
+    }
+}
+
+fn read_u64<S: System>(memory: &mut Memory<'_, S>, at: u64) -> Result<u64, OutOfBounds> {
+    let mut word = [0u8; 8];
+    memory.read(at, &mut word)?;
+    Ok(u64::from_le_bytes(word))
+}
+
+/// Reads and classifies subscription `i`.
+fn decode<S: System>(
+    fds: &mut FdTable,
+    memory: &mut Memory<'_, S>,
+    subs: u64,
+    i: u64,
+    (monotonic, realtime): (u64, u64),
+) -> Result<Result<Decoded, u16>, super::files::Stop> {
+    let at = subs + i * SUBSCRIPTION;
+    let userdata = read_u64(memory, at)?;
+    let mut tag = [0u8; 1];
+    memory.read(at + 8, &mut tag)?;
+    let tag = tag[0];
+    let sub = match tag {
+        CLOCK => {
+            let id = memory.read_u32(at + 16)?;
+            let timeout = read_u64(memory, at + 24)?;
+            read_u64(memory, at + 32)?; // precision: unused, as in wasmtime
+            let mut flags = [0u8; 2];
+            memory.read(at + 40, &mut flags)?;
+            let flags = u16::from_le_bytes(flags);
+            if id > 3 {
+                return Err(invalid(TrapKind::InvalidEnum, ValueType::Clockid));
+            }
+            if flags & !ABSTIME != 0 {
+                return Err(invalid(TrapKind::InvalidFlags, ValueType::Subclockflags));
+            }
+            let absolute = flags & ABSTIME != 0;
+            let deadline = match (id, absolute) {
+                (1, true) => timeout,
+                (0 | 1, false) => monotonic.saturating_add(timeout),
+                (0, true) => monotonic.saturating_add(timeout.saturating_sub(realtime)),
+                _ => return Ok(Err(INVAL)),
+            };
+            Sub::Clock { deadline }
+        }
+        FD_READ | FD_WRITE => {
+            let fd = u64::from(memory.read_u32(at + 16)?);
+            let Ok(entry) = fds.get(fd) else {
+                return Ok(Err(BADF));
+            };
+            match (tag, entry.kind) {
+                (FD_READ, Kind::Stdin) => Sub::Stdin {
+                    handle: entry.handle,
+                },
+                (FD_READ, Kind::File(file)) => {
+                    let size = match host::stat(memory.sys, entry.handle) {
+                        Ok(stat) => stat.size,
+                        Err(errno) => return Ok(Err(errno)),
+                    };
+                    let left = size.saturating_sub(file.position);
+                    Sub::Ready {
+                        nbytes: 1,
+                        flags: if left == 0 { HANGUP } else { 0 },
+                    }
+                }
+                (FD_WRITE, Kind::Stdout | Kind::Stderr | Kind::File(_)) => Sub::Ready {
+                    nbytes: 1,
+                    flags: 0,
+                },
+                _ => return Ok(Err(BADF)),
+            }
+        }
+        _ => return Ok(Err(INVAL)),
+    };
+    Ok(Ok(Decoded { userdata, tag, sub }))
+}
+
+/// `poll_oneoff(in, out, nsubscriptions, result)`.
+pub(crate) fn poll_oneoff<S: System>(
+    fds: &mut FdTable,
+    memory: &mut Memory<'_, S>,
+    subs: u64,
+    events: u64,
+    count: u64,
+    result: u64,
+) -> Answer {
+    let count = count & 0xffff_ffff;
+    if count == 0 {
+        return Ok(INVAL);
+    }
+    let start = match now(memory.sys) {
+        Ok(now) => now,
+        Err(errno) => return Ok(errno),
+    };
+    // Decode everything first: errors and traps come before any wait.
+    let mut earliest = u64::MAX;
+    let mut handles = [0u32; MAX_WAIT];
+    let mut nhandles = 0;
+    let mut ready_now = false;
+    for i in 0..count {
+        let decoded = match decode(fds, memory, subs, i, start)? {
+            Ok(decoded) => decoded,
+            Err(errno) => return Ok(errno),
+        };
+        match decoded.sub {
+            Sub::Clock { deadline } => earliest = earliest.min(deadline),
+            Sub::Ready { .. } => ready_now = true,
+            Sub::Stdin { handle } => {
+                if !handles[..nhandles].contains(&handle) && nhandles < MAX_WAIT {
+                    handles[nhandles] = handle;
+                    nhandles += 1;
+                }
+            }
+        }
+    }
+    memory.check(events, 8)?;
+    // Wait until something is ready.
+    let mut readable = [false; MAX_WAIT];
+    loop {
+        let monotonic = match now(memory.sys) {
+            Ok((monotonic, _)) => monotonic,
+            Err(errno) => return Ok(errno),
+        };
+        let expired = earliest <= monotonic;
+        let timeout = if ready_now || expired {
+            0
+        } else if earliest == u64::MAX {
+            u64::MAX
+        } else {
+            earliest - monotonic
+        };
+        if nhandles == 0 && timeout == 0 {
+            break;
+        }
+        if let Err(errno) = wait_for(memory.sys, &handles[..nhandles], timeout, &mut readable) {
+            return Ok(errno);
+        }
+        if ready_now || readable[..nhandles].contains(&true) || timeout == 0 {
+            break;
+        }
+    }
+    // One event per ready subscription, in order.
+    let monotonic = match now(memory.sys) {
+        Ok((monotonic, _)) => monotonic,
+        Err(errno) => return Ok(errno),
+    };
+    let single_sleep = count == 1;
+    let mut written = 0u64;
+    for i in 0..count {
+        let decoded = match decode(fds, memory, subs, i, start)? {
+            Ok(decoded) => decoded,
+            Err(errno) => return Ok(errno),
+        };
+        let (nbytes, flags) = match decoded.sub {
+            Sub::Clock { deadline } if deadline <= monotonic => (u64::from(single_sleep), 0),
+            Sub::Clock { .. } => continue,
+            Sub::Ready { nbytes, flags } => (nbytes, flags),
+            Sub::Stdin { handle } => {
+                let index = handles[..nhandles].iter().position(|&h| h == handle);
+                if !index.is_some_and(|i| readable[i]) {
+                    continue;
+                }
+                (1, 0)
+            }
+        };
+        let mut event = [0u8; EVENT as usize];
+        event[0..8].copy_from_slice(&decoded.userdata.to_le_bytes());
+        event[10] = decoded.tag;
+        event[16..24].copy_from_slice(&nbytes.to_le_bytes());
+        event[24..26].copy_from_slice(&flags.to_le_bytes());
+        let at = events + written * EVENT;
+        memory.write_fields(at, &event, fields::EVENT)?;
+        written += 1;
+    }
+    memory.write_u32(result, written as u32)?;
+    Ok(0)
+}
+
+/// One `Wait` host op on `handles` (read interest) for at most `timeout`
+/// ns; marks which became readable.
+fn wait_for<S: System>(
+    sys: &mut S,
+    handles: &[u32],
+    timeout: u64,
+    readable: &mut [bool; MAX_WAIT],
+) -> Result<(), u16> {
+    const SIZE: usize = core::mem::size_of::<WaitEntry>();
+    const _: () = assert!(MAX_WAIT <= wait::MAX_ENTRIES);
+    for (i, &handle) in handles.iter().enumerate() {
+        let mut entry = [0u8; SIZE];
+        entry[0..4].copy_from_slice(&handle.to_le_bytes());
+        entry[4..8].copy_from_slice(&wait::READ.to_le_bytes());
+        sys.write_scratch(i * SIZE, &entry);
+    }
+    host::op(sys, OpCode::Wait, &[handles.len() as u64, timeout])?;
+    for (i, flag) in readable.iter_mut().enumerate().take(handles.len()) {
+        let mut word = [0u8; 4];
+        sys.read_scratch(i * SIZE + 8, &mut word);
+        *flag = u32::from_le_bytes(word) == 1;
+    }
+    Ok(())
+}

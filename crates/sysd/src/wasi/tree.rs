@@ -1,0 +1,550 @@
+//! WASI calls on paths beneath a directory descriptor — open, status,
+//! times, create/remove directories, unlink, rename, link, symlink,
+//! readlink — and `fd_readdir`. Each resolves its path with a [`Walk`] and
+//! asks the executor for ONE-component ops on the final directory.
+//! Trailing-slash rules follow wasmtime 48 on Linux (see the `dirs` and
+//! `links` golden reports).
+
+use wasc_wire::hostop::{lookup, Dirent, OpCode, DIRENT_HEADER, SCRATCH_LEN, SECOND_OFFSET};
+use wasc_wire::wasi::{TrapKind, ValueType};
+
+use super::errno::{BADF, EXIST, INVAL, ISDIR, LOOP, NOENT, NOTDIR, NOTSUP, PERM};
+use super::fds::{Entry, FdTable, File, Kind};
+use super::files::{errno, fdflags, filestat, invalid, rights, time_flags, Answer};
+use super::host::{self, filetype};
+use super::memory::{fields, Memory, OutOfBounds};
+use super::path::{follow_last, resolve_following, with_walk, Last, Walk};
+use super::System;
+
+const LOOKUP_SYMLINK_FOLLOW: u64 = 1;
+
+pub(crate) mod oflags {
+    pub const CREAT: u64 = 1 << 0;
+    pub const DIRECTORY: u64 = 1 << 1;
+    pub const EXCL: u64 = 1 << 2;
+    pub const TRUNC: u64 = 1 << 3;
+}
+
+fn lookupflags(flags: u64) -> Result<bool, super::files::Stop> {
+    if flags as u32 & !1 != 0 {
+        return Err(invalid(TrapKind::InvalidFlags, ValueType::Lookupflags));
+    }
+    Ok(flags & LOOKUP_SYMLINK_FOLLOW != 0)
+}
+
+/// The arguments of `path_open`.
+pub(crate) struct OpenArgs {
+    pub dirfd: u64,
+    pub dirflags: u64,
+    pub path: u64,
+    pub path_len: u64,
+    pub oflags: u64,
+    pub rights_base: u64,
+    pub rights_inheriting: u64,
+    pub fdflags: u64,
+    pub result: u64,
+}
+
+/// `path_open`.
+pub(crate) fn open<S: System>(
+    fds: &mut FdTable,
+    memory: &mut Memory<'_, S>,
+    a: &OpenArgs,
+) -> Answer {
+    let follow = lookupflags(a.dirflags)?;
+    let oflags = a.oflags & 0xffff;
+    if oflags & !0xf != 0 {
+        return Err(invalid(TrapKind::InvalidFlags, ValueType::Oflags));
+    }
+    if a.rights_base & !rights::ALL != 0 || a.rights_inheriting & !rights::ALL != 0 {
+        return Err(invalid(TrapKind::InvalidFlags, ValueType::Rights));
+    }
+    let fdflags = a.fdflags & 0xffff;
+    if fdflags & !fdflags::ALL != 0 {
+        return Err(invalid(TrapKind::InvalidFlags, ValueType::Fdflags));
+    }
+    // wasmtime reads the path before it looks at the descriptor.
+    let walk = Walk::read(memory, 0, a.path, a.path_len)?;
+    let dir = match fds.get(a.dirfd) {
+        Ok(Entry {
+            handle,
+            kind: Kind::Dir { .. },
+        }) => handle,
+        Ok(Entry {
+            kind: Kind::File(_),
+            ..
+        }) => return Ok(NOTDIR),
+        Ok(_) => return Ok(BADF),
+        Err(errno) => return Ok(errno),
+    };
+    let mut walk = match walk {
+        Ok(walk) => walk.with_base(dir),
+        Err(errno) => return Ok(errno),
+    };
+    let mut read = a.rights_base & rights::FD_READ != 0;
+    let mut write = a.rights_base & rights::FD_WRITE != 0;
+    if fdflags & (fdflags::SYNC | fdflags::DSYNC | fdflags::RSYNC) != 0 {
+        return Ok(NOTSUP);
+    }
+    if oflags & oflags::DIRECTORY != 0
+        && oflags & (oflags::CREAT | oflags::EXCL | oflags::TRUNC) != 0
+    {
+        return Ok(INVAL);
+    }
+    if oflags & (oflags::CREAT | oflags::TRUNC) != 0 {
+        write = true;
+    }
+    if !write {
+        read = true;
+    }
+    let mut flags = 0;
+    for (set, bit) in [
+        (read, lookup::READ),
+        (write, lookup::WRITE),
+        (oflags & oflags::CREAT != 0, lookup::CREATE),
+        (
+            oflags & oflags::CREAT != 0 && oflags & oflags::EXCL != 0,
+            lookup::EXCLUSIVE,
+        ),
+        (oflags & oflags::TRUNC != 0, lookup::TRUNCATE),
+    ] {
+        if set {
+            flags |= bit;
+        }
+    }
+    let exclusive = flags & lookup::EXCLUSIVE != 0;
+    let opened = with_walk(memory.sys, &mut walk, |sys, walk| loop {
+        let last = walk.parent(sys)?;
+        let want_dir = oflags & oflags::DIRECTORY != 0 || last.trailing;
+        if last.is_dot() {
+            if exclusive {
+                return Err(EXIST);
+            }
+            if write {
+                return Err(ISDIR);
+            }
+        }
+        let mut lflags = flags;
+        if want_dir && !write {
+            lflags |= lookup::DIRECTORY;
+        }
+        match host::open(sys, walk.dir(), last.name(), lflags) {
+            Err(errno @ (LOOP | NOTDIR)) if (follow || last.trailing) && !exclusive => {
+                walk.follow(sys, &last, errno)?
+            }
+            Ok((handle, false)) if want_dir => {
+                host::close(sys, handle);
+                return Err(NOTDIR);
+            }
+            other => return other,
+        }
+    });
+    let (handle, is_dir) = match opened {
+        Ok(opened) => opened,
+        Err(errno) => return Ok(errno),
+    };
+    let kind = if is_dir {
+        Kind::Dir { preopen: None }
+    } else {
+        Kind::File(File {
+            read,
+            write,
+            append: fdflags & fdflags::APPEND != 0,
+            nonblock: fdflags & fdflags::NONBLOCK != 0,
+            position: 0,
+        })
+    };
+    let fd = match fds.insert(Entry { handle, kind }) {
+        Ok(fd) => fd,
+        Err(errno) => {
+            host::close(memory.sys, handle);
+            return Ok(errno);
+        }
+    };
+    if let Err(e) = memory.write_u32(a.result, fd) {
+        // The module never learns the fd: do not leak it.
+        if let Ok(entry) = fds.remove(u64::from(fd)) {
+            host::close(memory.sys, entry.handle);
+        }
+        return Err(e.into());
+    }
+    Ok(0)
+}
+
+/// A walk of the path at `ptr` beneath directory `dirfd`, in wasmtime's
+/// order: the descriptor first (`BADF`), then the path.
+fn walk_at<S: System>(
+    fds: &FdTable,
+    memory: &mut Memory<'_, S>,
+    dirfd: u64,
+    ptr: u64,
+    len: u64,
+) -> Result<Result<Walk, u16>, OutOfBounds> {
+    let dir = match fds.dir(dirfd) {
+        Ok(dir) => dir,
+        Err(errno) => return Ok(Err(errno)),
+    };
+    Walk::read(memory, dir, ptr, len)
+}
+
+/// `path_filestat_get`.
+pub(crate) fn filestat_get<S: System>(
+    fds: &FdTable,
+    memory: &mut Memory<'_, S>,
+    dirfd: u64,
+    flags: u64,
+    path: u64,
+    len: u64,
+    out: u64,
+) -> Answer {
+    let follow = lookupflags(flags)?;
+    let mut walk = match walk_at(fds, memory, dirfd, path, len)? {
+        Ok(walk) => walk,
+        Err(errno) => return Ok(errno),
+    };
+    let stat = with_walk(memory.sys, &mut walk, |sys, walk| {
+        if follow {
+            return resolve_following(sys, walk).map(|(_, stat)| stat);
+        }
+        // A trailing slash follows a final symlink, as on Linux.
+        loop {
+            let last = walk.parent(sys)?;
+            let stat = host::stat_at(sys, walk.dir(), last.name())?;
+            if stat.filetype == filetype::SYMBOLIC_LINK && last.trailing {
+                walk.follow(sys, &last, LOOP)?;
+                continue;
+            }
+            return Ok(stat);
+        }
+    });
+    match stat {
+        Ok(stat) => {
+            memory.write_fields(out, &filestat(&stat), fields::FILESTAT)?;
+            Ok(0)
+        }
+        Err(errno) => Ok(errno),
+    }
+}
+
+/// `path_filestat_set_times`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn set_times<S: System>(
+    fds: &FdTable,
+    memory: &mut Memory<'_, S>,
+    dirfd: u64,
+    flags: u64,
+    path: u64,
+    len: u64,
+    atim: u64,
+    mtim: u64,
+    fst: u64,
+) -> Answer {
+    let follow = lookupflags(flags)?;
+    let fst = time_flags(fst)?;
+    let mut walk = match walk_at(fds, memory, dirfd, path, len)? {
+        Ok(walk) => walk,
+        Err(errno) => return Ok(errno),
+    };
+    Ok(errno(with_walk(memory.sys, &mut walk, |sys, walk| {
+        let fst = fst?;
+        let last = if follow {
+            resolve_following(sys, walk)?.0
+        } else {
+            walk.parent(sys)?
+        };
+        host::at(
+            sys,
+            OpCode::SetTimesAt,
+            walk.dir(),
+            last.name(),
+            &[atim, mtim, fst],
+        )
+        .map(drop)
+    })))
+}
+
+/// The path ops that take one path and no flags.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PathOp {
+    CreateDirectory,
+    RemoveDirectory,
+    UnlinkFile,
+}
+
+pub(crate) fn path_op<S: System>(
+    fds: &FdTable,
+    memory: &mut Memory<'_, S>,
+    dirfd: u64,
+    path: u64,
+    len: u64,
+    op: PathOp,
+) -> Answer {
+    let mut walk = match walk_at(fds, memory, dirfd, path, len)? {
+        Ok(walk) => walk,
+        Err(errno) => return Ok(errno),
+    };
+    Ok(errno(with_walk(memory.sys, &mut walk, |sys, walk| {
+        let last = walk.parent(sys)?;
+        let dir = walk.dir();
+        match op {
+            PathOp::CreateDirectory if last.is_dot() => Err(EXIST),
+            PathOp::CreateDirectory => host::at(sys, OpCode::Mkdir, dir, last.name(), &[]),
+            PathOp::RemoveDirectory if last.is_dot() => Err(INVAL),
+            PathOp::RemoveDirectory if last.trailing => {
+                // wasmtime removes `c/` as `c/.`: the directory must exist,
+                // then removing `.` is refused.
+                let (handle, _) = host::open(sys, dir, last.name(), lookup::DIRECTORY)?;
+                host::close(sys, handle);
+                Err(INVAL)
+            }
+            PathOp::RemoveDirectory => host::at(sys, OpCode::Rmdir, dir, last.name(), &[]),
+            PathOp::UnlinkFile if last.trailing => {
+                let (_, stat) = follow_last(sys, walk, last)?;
+                Err(if stat.filetype == filetype::DIRECTORY {
+                    ISDIR
+                } else {
+                    NOTDIR
+                })
+            }
+            PathOp::UnlinkFile => host::at(sys, OpCode::Unlink, dir, last.name(), &[]),
+        }
+        .map(drop)
+    })))
+}
+
+/// `path_rename` (`link` false) and `path_link` (`link` true; `flags` are
+/// its lookup flags).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn two_paths<S: System>(
+    fds: &FdTable,
+    memory: &mut Memory<'_, S>,
+    old_fd: u64,
+    flags: u64,
+    old: (u64, u64),
+    new_fd: u64,
+    new: (u64, u64),
+    link: bool,
+) -> Answer {
+    let follow = if link { lookupflags(flags)? } else { false };
+    let mut from = match walk_at(fds, memory, old_fd, old.0, old.1)? {
+        Ok(walk) => walk,
+        Err(errno) => return Ok(errno),
+    };
+    let mut to = match walk_at(fds, memory, new_fd, new.0, new.1)? {
+        Ok(walk) => walk,
+        Err(errno) => return Ok(errno),
+    };
+    let result = with_walk(memory.sys, &mut from, |sys, from| {
+        with_walk(sys, &mut to, |sys, to| {
+            let source = if follow {
+                resolve_following(sys, from)?.0
+            } else {
+                from.parent(sys)?
+            };
+            let target = to.parent(sys)?;
+            if source.is_dot() || target.is_dot() {
+                return Err(if link { PERM } else { INVAL });
+            }
+            if !link && (source.trailing || target.trailing) {
+                let stat = host::stat_at(sys, from.dir(), source.name())?;
+                if stat.filetype != filetype::DIRECTORY {
+                    return Err(NOTDIR);
+                }
+            }
+            second_name(sys, &target);
+            let code = if link { OpCode::Link } else { OpCode::Rename };
+            host::at(
+                sys,
+                code,
+                from.dir(),
+                source.name(),
+                &[u64::from(to.dir()), target.name().len() as u64],
+            )
+            .map(drop)
+        })
+    });
+    Ok(errno(result))
+}
+
+fn second_name<S: System>(sys: &mut S, last: &Last) {
+    sys.write_scratch(SECOND_OFFSET, last.name());
+}
+
+/// `path_symlink`: the target is stored as given; an absolute one is
+/// refused (`PERM`), as cap-std refuses it.
+pub(crate) fn symlink<S: System>(
+    fds: &FdTable,
+    memory: &mut Memory<'_, S>,
+    target: (u64, u64),
+    dirfd: u64,
+    path: (u64, u64),
+) -> Answer {
+    memory.check(target.0, target.1)?;
+    let mut bytes = [0u8; wasc_wire::hostop::TARGET_MAX];
+    let too_long = target.1 as usize >= bytes.len();
+    let n = if too_long { 0 } else { target.1 as usize };
+    memory.read(target.0, &mut bytes[..n])?;
+    let mut walk = match walk_at(fds, memory, dirfd, path.0, path.1)? {
+        Ok(walk) => walk,
+        Err(errno) => return Ok(errno),
+    };
+    let target = &bytes[..n];
+    Ok(errno(with_walk(memory.sys, &mut walk, |sys, walk| {
+        if too_long {
+            return Err(super::errno::NAMETOOLONG);
+        }
+        if core::str::from_utf8(target).is_err() {
+            return Err(super::errno::ILSEQ);
+        }
+        if target.is_empty() {
+            return Err(NOENT);
+        }
+        if target.contains(&0) {
+            return Err(INVAL);
+        }
+        if target[0] == b'/' {
+            return Err(PERM);
+        }
+        let last = walk.parent(sys)?;
+        if last.is_dot() {
+            return Err(EXIST);
+        }
+        sys.write_scratch(SECOND_OFFSET, target);
+        host::at(
+            sys,
+            OpCode::Symlink,
+            walk.dir(),
+            last.name(),
+            &[target.len() as u64],
+        )
+        .map(drop)
+    })))
+}
+
+/// `path_readlink`: the target, truncated to the buffer, as wasmtime 48.
+pub(crate) fn readlink<S: System>(
+    fds: &FdTable,
+    memory: &mut Memory<'_, S>,
+    dirfd: u64,
+    path: (u64, u64),
+    buf: u64,
+    buf_len: u64,
+    result: u64,
+) -> Answer {
+    let mut walk = match walk_at(fds, memory, dirfd, path.0, path.1)? {
+        Ok(walk) => walk,
+        Err(errno) => return Ok(errno),
+    };
+    let mut target = [0u8; wasc_wire::hostop::TARGET_MAX];
+    let read = with_walk(memory.sys, &mut walk, |sys, walk| {
+        let last = walk.parent(sys)?;
+        if last.is_dot() {
+            return Err(INVAL);
+        }
+        host::read_link(sys, walk.dir(), last.name(), &mut target)
+    });
+    let n = match read {
+        Ok(n) => n.min((buf_len & 0xffff_ffff) as usize),
+        Err(errno) => return Ok(errno),
+    };
+    memory.write(buf, &target[..n])?;
+    memory.write_u32(result, n as u32)?;
+    Ok(0)
+}
+
+/// Writes one dirent (header then name), truncated at `cap` as wasmtime
+/// does; the bytes written.
+fn put_dirent<S: System>(
+    memory: &mut Memory<'_, S>,
+    at: u64,
+    cap: u64,
+    next: u64,
+    ino: u64,
+    kind: u8,
+    name: &[u8],
+) -> Result<u64, OutOfBounds> {
+    let mut header = [0u8; 24];
+    header[0..8].copy_from_slice(&next.to_le_bytes());
+    header[8..16].copy_from_slice(&ino.to_le_bytes());
+    header[16..20].copy_from_slice(&(name.len() as u32).to_le_bytes());
+    header[20] = kind;
+    let h = cap.min(24);
+    memory.write(at, &header[..h as usize])?;
+    let n = (cap - h).min(name.len() as u64);
+    memory.write(at + h, &name[..n as usize])?;
+    Ok(h + n)
+}
+
+/// `fd_readdir`: `.` and `..` (cookies 0 and 1), then the executor's
+/// entries from index `cookie - 2`, each with `d_next` its cookie.
+pub(crate) fn readdir<S: System>(
+    fds: &FdTable,
+    memory: &mut Memory<'_, S>,
+    fd: u64,
+    buf: u64,
+    buf_len: u64,
+    cookie: u64,
+    result: u64,
+) -> Answer {
+    let buf_len = buf_len & 0xffff_ffff;
+    let handle = match fds.dir(fd) {
+        Ok(handle) => handle,
+        Err(errno) => return Ok(errno),
+    };
+    let dir_ino = match host::stat(memory.sys, handle) {
+        Ok(stat) => filestat(&stat),
+        Err(errno) => return Ok(errno),
+    };
+    let dir_ino = u64::from_le_bytes(dir_ino[8..16].try_into().unwrap_or([0; 8]));
+    let mut used = 0u64;
+    let mut index = cookie;
+    for (i, name) in [(0u64, &b"."[..]), (1, &b".."[..])] {
+        if index == i && used < buf_len {
+            used += put_dirent(
+                memory,
+                buf + used,
+                buf_len - used,
+                i + 1,
+                dir_ino,
+                filetype::DIRECTORY,
+                name,
+            )?;
+            index += 1;
+        }
+    }
+    while used < buf_len {
+        let from = index.saturating_sub(2);
+        let count = match host::op(memory.sys, OpCode::ReadDir, &[u64::from(handle), from]) {
+            Ok(count) => count,
+            Err(errno) => return Ok(errno),
+        };
+        if count == 0 {
+            break;
+        }
+        let mut scratch = [0u8; SCRATCH_LEN];
+        memory.sys.read_scratch(0, &mut scratch);
+        let mut at = 0usize;
+        for _ in 0..count {
+            if at + DIRENT_HEADER > SCRATCH_LEN || used >= buf_len {
+                break;
+            }
+            let ino = u64::from_le_bytes(scratch[at..at + 8].try_into().unwrap_or([0; 8]));
+            let kind = scratch[at + core::mem::offset_of!(Dirent, filetype)];
+            let name_len = usize::from(scratch[at + core::mem::offset_of!(Dirent, name_len)]);
+            let start = at + DIRENT_HEADER;
+            let Some(name) = scratch.get(start..start + name_len) else {
+                break;
+            };
+            index += 1;
+            let ino = filestat(&wasc_wire::hostop::Stat {
+                ino,
+                ..Default::default()
+            });
+            let ino = u64::from_le_bytes(ino[8..16].try_into().unwrap_or([0; 8]));
+            used += put_dirent(memory, buf + used, buf_len - used, index, ino, kind, name)?;
+            at = start + name_len;
+        }
+    }
+    memory.write_u32(result, used as u32)?;
+    Ok(0)
+}
