@@ -205,7 +205,7 @@ fn forward(
         .call_with(id, &args[..params.len()], &mut host)?;
     match reply.status {
         Status::Exit => Err(wasmtime_wasi::I32Exit(reply.value as i32).into()),
-        Status::Trap => Err(trap_error(reply.errno, reply.value)),
+        Status::Trap => Err(trap_error(id, reply.errno, reply.value)),
         _ => {
             if let Some(result) = results.first_mut() {
                 *result = Val::I32(reply.errno as i32);
@@ -215,32 +215,51 @@ fn forward(
     }
 }
 
-/// The errors wasmtime-wasi gives for the same situations.
-fn trap_error(kind: u32, detail: u64) -> wasmtime::Error {
-    if kind == TrapKind::PointerOutOfBounds as u32 {
+/// The errors wasmtime-wasi gives for the same situations, with the same
+/// chain of causes (wiggle adds "In func …" context for results it writes
+/// and arguments it converts). `kind` and `detail` come from sysd: anything
+/// unexpected is reported as such, not trusted.
+fn trap_error(id: u32, kind: u32, detail: u64) -> wasmtime::Error {
+    let function = ids::NAMES.get(id as usize).copied().unwrap_or("?");
+    let in_func = |at: &str, error: wasmtime::Error| {
+        let context = format!("In func {WASI}::{function} at {at}: {error}");
+        error.context(context)
+    };
+    let region = || {
         wasmtime::Error::msg(format!(
             "Pointer out of bounds: Region {{ start: {}, len: {} }}",
             detail >> 32,
             detail & 0xffff_ffff
         ))
-    } else if kind == TrapKind::InvalidExitStatus as u32 {
-        wasmtime::Error::msg("exit with invalid exit status outside of [0..126)")
-    } else if kind == TrapKind::InvalidClockId as u32 {
-        wasmtime::Error::msg("Invalid enum value Clockid")
-    } else if kind == TrapKind::InvalidEnum as u32 || kind == TrapKind::InvalidFlags as u32 {
-        // The detail names the type; it came from sysd, so an unknown one is
-        // reported as such rather than trusted.
-        let what = if kind == TrapKind::InvalidEnum as u32 {
-            "enum"
-        } else {
-            "flag"
-        };
-        match ids::ValueType::from_raw(detail) {
-            Some(ty) => wasmtime::Error::msg(format!("Invalid {what} value {}", ty.name())),
-            None => wasmtime::Error::msg(format!("sysd ended the call with unknown type {detail}")),
+    };
+    let value = |what: &str| match ids::ValueType::from_raw(detail) {
+        Some(ty) => in_func(
+            &format!("convert {}", ty.name()),
+            wasmtime::Error::msg(format!("Invalid {what} value {}", ty.name())),
+        ),
+        None => wasmtime::Error::msg(format!("sysd ended the call with unknown type {detail}")),
+    };
+    match kind {
+        k if k == TrapKind::PointerOutOfBounds as u32 => region(),
+        k if k == TrapKind::ResultOutOfBounds as u32 => match ids::result_name(id) {
+            Some(result) => in_func(&format!("write {result}"), region()),
+            None => region(),
+        },
+        k if k == TrapKind::InvalidExitStatus as u32 => {
+            wasmtime::Error::msg("exit with invalid exit status outside of [0..126)")
         }
-    } else {
-        wasmtime::Error::msg(format!("sysd ended the call with unknown trap kind {kind}"))
+        k if k == TrapKind::InvalidClockId as u32 => in_func(
+            "convert Clockid",
+            wasmtime::Error::msg("Invalid enum value Clockid"),
+        ),
+        k if k == TrapKind::InvalidEnum as u32 => value("enum"),
+        k if k == TrapKind::InvalidFlags as u32 => value("flag"),
+        k if k == TrapKind::RandomTooLong as u32 => wasmtime::Error::msg(format!(
+            "requested len {detail} exceeds limit {}",
+            ids::RANDOM_LIMIT
+        ))
+        .context("failed to call `get-random-bytes`"),
+        _ => wasmtime::Error::msg(format!("sysd ended the call with unknown trap kind {kind}")),
     }
 }
 

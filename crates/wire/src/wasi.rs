@@ -175,6 +175,36 @@ pub enum TrapKind {
     InvalidEnum = 4,
     /// A flags argument with undefined bits; the detail is a [`ValueType`].
     InvalidFlags = 5,
+    /// Like `PointerOutOfBounds`, for the pointer where the call's result
+    /// goes (wasmtime names the result in its error; see [`result_name`]).
+    ResultOutOfBounds = 6,
+    /// `random_get` asked for more than [`RANDOM_LIMIT`] bytes; the detail
+    /// is the length.
+    RandomTooLong = 7,
+}
+
+/// The most bytes one `random_get` may ask for (wasmtime's limit).
+pub const RANDOM_LIMIT: u64 = 64 << 20;
+
+/// The bytes of guest memory one call may move or copy before it fails
+/// with `NOMEM` (wasmtime's per-call "hostcall fuel").
+pub const CALL_FUEL: u64 = 128 << 20;
+
+/// The name wasmtime's error gives the result of function `id` when its
+/// result pointer is bad.
+pub fn result_name(id: u32) -> Option<&'static str> {
+    Some(match NAMES.get(id as usize)? {
+        &"args_sizes_get" | &"environ_sizes_get" | &"fd_pread" | &"fd_pwrite" | &"fd_read"
+        | &"fd_readdir" | &"fd_write" | &"path_readlink" | &"poll_oneoff" | &"sock_send" => "size",
+        &"clock_res_get" | &"clock_time_get" => "timestamp",
+        &"fd_fdstat_get" => "fdstat",
+        &"fd_filestat_get" | &"path_filestat_get" => "filestat",
+        &"fd_prestat_get" => "prestat",
+        &"fd_seek" | &"fd_tell" => "filesize",
+        &"path_open" | &"sock_accept" => "fd",
+        &"sock_recv" => "size",
+        _ => return None,
+    })
 }
 
 /// The preview-1 types whose invalid values end a call, named as wasmtime

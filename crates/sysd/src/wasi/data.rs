@@ -18,8 +18,8 @@ pub(super) fn sizes<S: System>(
             data.len() as u32,
         )
     };
-    memory.write_u32(count_out, count)?;
-    memory.write_u32(size_out, size)?;
+    memory.write_u32_result(count_out, count)?;
+    memory.write_u32_result(size_out, size)?;
     Ok(0)
 }
 
@@ -67,7 +67,7 @@ pub(super) fn clock_value<S: System>(
     monotonic: bool,
     out: u64,
 ) -> Result<u16, OutOfBounds> {
-    memory.check(out, 8)?;
+    memory.check(out, 8).map_err(OutOfBounds::in_result)?;
     let value = if resolution {
         1
     } else {
@@ -78,7 +78,7 @@ pub(super) fn clock_value<S: System>(
             None => return Ok(IO),
         }
     };
-    memory.write(out, &value.to_le_bytes())?;
+    memory.write_result(out, &value.to_le_bytes())?;
     Ok(0)
 }
 

@@ -10,6 +10,7 @@ pub(crate) const LOOP: u16 = 32;
 pub(crate) const MFILE: u16 = 33;
 pub(crate) const NAMETOOLONG: u16 = 37;
 pub(crate) const NOENT: u16 = 44;
+pub(crate) const NOMEM: u16 = 48;
 pub(crate) const NOSYS: u16 = 52;
 pub(crate) const NOTDIR: u16 = 54;
 pub(crate) const NOTSOCK: u16 = 57;

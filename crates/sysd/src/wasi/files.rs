@@ -4,9 +4,9 @@
 //! renumber.
 
 use wasc_wire::hostop::{OpCode, Stat};
-use wasc_wire::wasi::{TrapKind, ValueType};
+use wasc_wire::wasi::{TrapKind, ValueType, CALL_FUEL};
 
-use super::errno::{BADF, INVAL, NAMETOOLONG, NOTDIR, NOTSUP, OVERFLOW, SPIPE};
+use super::errno::{BADF, INVAL, NAMETOOLONG, NOMEM, NOTDIR, NOTSUP, OVERFLOW, SPIPE};
 use super::fds::{Entry, FdTable, Kind};
 use super::host::{self, filetype};
 use super::memory::{fields, Memory, OutOfBounds};
@@ -31,8 +31,12 @@ impl From<OutOfBounds> for Stop {
 impl Stop {
     pub fn outcome(self) -> Outcome {
         match self {
-            Stop::OutOfBounds(OutOfBounds { start, len }) => Outcome::Trap(
-                TrapKind::PointerOutOfBounds,
+            Stop::OutOfBounds(OutOfBounds { start, len, result }) => Outcome::Trap(
+                if result {
+                    TrapKind::ResultOutOfBounds
+                } else {
+                    TrapKind::PointerOutOfBounds
+                },
                 (start << 32) | (len & 0xffff_ffff),
             ),
             Stop::Trap(kind, detail) => Outcome::Trap(kind, detail),
@@ -128,23 +132,31 @@ pub(crate) mod fdflags {
     pub const ALL: u64 = 0x1f;
 }
 
-/// Reads the first non-empty iovec (wasmtime moves only that one).
+/// Reads the first non-empty iovec (wasmtime moves only that one), field by
+/// field as wasmtime does; `NOMEM` if the iovecs and the buffer exceed the
+/// call's fuel.
 fn first_iovec<S: System>(
     memory: &mut Memory<'_, S>,
     iovs: u64,
     count: u64,
-) -> Result<Option<(u64, u64)>, OutOfBounds> {
+) -> Result<Result<Option<(u64, u64)>, u16>, OutOfBounds> {
     let count = count & 0xffff_ffff;
-    memory.check(iovs, count.saturating_mul(8))?;
+    let array = count * 8;
+    if array > CALL_FUEL {
+        return Ok(Err(NOMEM));
+    }
     for i in 0..count {
         let buf = u64::from(memory.read_u32(iovs + 8 * i)?);
         let len = u64::from(memory.read_u32(iovs + 8 * i + 4)?);
         if len > 0 {
+            if len > CALL_FUEL - array {
+                return Ok(Err(NOMEM));
+            }
             memory.check(buf, len)?;
-            return Ok(Some((buf, len)));
+            return Ok(Ok(Some((buf, len))));
         }
     }
-    Ok(None)
+    Ok(Ok(None))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -165,7 +177,10 @@ pub(crate) fn transfer<S: System>(
     io: Io,
     result: u64,
 ) -> Answer {
-    let chosen = first_iovec(memory, iovs, count)?;
+    let chosen = match first_iovec(memory, iovs, count)? {
+        Ok(chosen) => chosen,
+        Err(errno) => return Ok(errno),
+    };
     let entry = match fds.get(fd) {
         Ok(entry) => entry,
         Err(errno) => return Ok(errno),
@@ -201,7 +216,7 @@ pub(crate) fn transfer<S: System>(
             Err(errno) => return Ok(errno),
         },
     };
-    memory.write_u32(result, moved as u32)?;
+    memory.write_u32_result(result, moved as u32)?;
     Ok(0)
 }
 
@@ -281,7 +296,7 @@ pub(crate) fn seek<S: System>(
     if let Ok((_, file)) = fds.file(fd) {
         file.position = position as u64;
     }
-    memory.write(result, &(position as u64).to_le_bytes())?;
+    memory.write_result(result, &(position as u64).to_le_bytes())?;
     Ok(0)
 }
 
@@ -294,7 +309,7 @@ pub(crate) fn tell<S: System>(
 ) -> Answer {
     match fds.get(fd).map(|e| e.kind) {
         Ok(Kind::File(file)) => {
-            memory.write(result, &file.position.to_le_bytes())?;
+            memory.write_result(result, &file.position.to_le_bytes())?;
             Ok(0)
         }
         Ok(Kind::Stdin | Kind::Stdout | Kind::Stderr) => Ok(SPIPE),

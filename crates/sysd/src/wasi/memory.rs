@@ -8,6 +8,19 @@ use super::System;
 pub(super) struct OutOfBounds {
     pub(super) start: u64,
     pub(super) len: u64,
+    /// The pointer was where a call's result goes (wasmtime names the
+    /// result in its error).
+    pub(super) result: bool,
+}
+
+impl OutOfBounds {
+    /// Marks a bad pointer as the call's result pointer.
+    pub(super) fn in_result(self) -> Self {
+        Self {
+            result: true,
+            ..self
+        }
+    }
 }
 
 /// Checked access to linear memory for one call.
@@ -20,7 +33,11 @@ impl<S: System> Memory<'_, S> {
     pub(super) fn check(&self, start: u64, len: u64) -> Result<(), OutOfBounds> {
         match start.checked_add(len) {
             Some(end) if start <= u64::from(u32::MAX) && end <= self.len => Ok(()),
-            _ => Err(OutOfBounds { start, len }),
+            _ => Err(OutOfBounds {
+                start,
+                len,
+                result: false,
+            }),
         }
     }
 
@@ -46,9 +63,19 @@ impl<S: System> Memory<'_, S> {
         self.write(start, &value.to_le_bytes())
     }
 
+    /// Writes a call's result (see [`OutOfBounds::result`]).
+    pub(super) fn write_result(&mut self, start: u64, data: &[u8]) -> Result<(), OutOfBounds> {
+        self.write(start, data).map_err(OutOfBounds::in_result)
+    }
+
+    pub(super) fn write_u32_result(&mut self, start: u64, value: u32) -> Result<(), OutOfBounds> {
+        self.write_result(start, &value.to_le_bytes())
+    }
+
     /// Writes a struct whose fields lie at `fields` (offset, size): like
     /// wasmtime, which stores field by field, a bad pointer is reported as
     /// the first field that does not fit.
+    /// Always a call's result.
     pub(super) fn write_fields(
         &mut self,
         start: u64,
@@ -56,9 +83,10 @@ impl<S: System> Memory<'_, S> {
         fields: &[(u64, u64)],
     ) -> Result<(), OutOfBounds> {
         for &(offset, size) in fields {
-            self.check(start.wrapping_add(offset), size)?;
+            self.check(start.wrapping_add(offset), size)
+                .map_err(OutOfBounds::in_result)?;
         }
-        self.write(start, data)
+        self.write_result(start, data)
     }
 }
 

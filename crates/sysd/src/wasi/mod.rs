@@ -147,6 +147,9 @@ impl Wasi {
             ids::ENVIRON_SIZES_GET => Ok(sizes(memory, |d| d.env, a(0), a(1))?),
             ids::ARGS_GET => Ok(strings(memory, |d| d.args, a(0), a(1))?),
             ids::ENVIRON_GET => Ok(strings(memory, |d| d.env, a(0), a(1))?),
+            ids::RANDOM_GET if a(1) & 0xffff_ffff > wasc_wire::wasi::RANDOM_LIMIT => Err(
+                files::Stop::Trap(TrapKind::RandomTooLong, a(1) & 0xffff_ffff),
+            ),
             ids::RANDOM_GET => Ok(random(memory, a(0), a(1))?),
             ids::CLOCK_RES_GET | ids::CLOCK_TIME_GET => {
                 // Realtime and monotonic come from the TSC; wasmtime answers

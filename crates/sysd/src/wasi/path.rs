@@ -62,6 +62,9 @@ impl Walk {
         ptr: u64,
         len: u64,
     ) -> Result<Result<Self, u16>, OutOfBounds> {
+        if len > wasc_wire::wasi::CALL_FUEL {
+            return Ok(Err(super::errno::NOMEM));
+        }
         memory.check(ptr, len)?;
         if len as usize > PATH_MAX {
             return Ok(Err(NAMETOOLONG));
@@ -251,6 +254,10 @@ impl Walk {
         if target.is_empty() {
             return Err(NOENT);
         }
+        // No file system stores a NUL in a link target: the host is lying.
+        if target.contains(&0) {
+            return Err(super::errno::IO);
+        }
         if target[0] == b'/' {
             return Err(PERM);
         }
@@ -364,6 +371,7 @@ pub(crate) mod tests {
                 ("abs", "/etc"),
                 ("up", "../x"),
                 ("chain", "s/"),
+                ("nul", "d\0f"),
             ] {
                 let node = tree.add(Node::Link(target.as_bytes().to_vec()));
                 tree.link(root, name, node);
@@ -531,6 +539,11 @@ pub(crate) mod tests {
         assert_eq!(walk("s/f"), Ok((1, "f".into(), false)));
         assert_eq!(walk("chain/f"), Ok((1, "f".into(), false)));
         assert_eq!(walk("loop/x"), Err(LOOP));
+        assert_eq!(
+            walk("nul/x"),
+            Err(crate::wasi::errno::IO),
+            "a NUL in a target"
+        );
     }
 
     #[test]

@@ -140,6 +140,9 @@ pub(crate) fn poll_oneoff<S: System>(
     if count == 0 {
         return Ok(INVAL);
     }
+    if count > 1 && count * (SUBSCRIPTION + EVENT) > wasc_wire::wasi::CALL_FUEL {
+        return Ok(super::errno::NOMEM);
+    }
     let start = match now(memory.sys) {
         Ok(now) => now,
         Err(errno) => return Ok(errno),
@@ -221,10 +224,13 @@ pub(crate) fn poll_oneoff<S: System>(
         event[16..24].copy_from_slice(&nbytes.to_le_bytes());
         event[24..26].copy_from_slice(&flags.to_le_bytes());
         let at = events + written * EVENT;
-        memory.write_fields(at, &event, fields::EVENT)?;
+        for &(offset, size) in fields::EVENT {
+            memory.check(at.wrapping_add(offset), size)?;
+        }
+        memory.write(at, &event)?;
         written += 1;
     }
-    memory.write_u32(result, written as u32)?;
+    memory.write_u32_result(result, written as u32)?;
     Ok(0)
 }
 

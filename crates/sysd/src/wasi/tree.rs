@@ -161,7 +161,7 @@ pub(crate) fn open<S: System>(
             return Ok(errno);
         }
     };
-    if let Err(e) = memory.write_u32(a.result, fd) {
+    if let Err(e) = memory.write_u32_result(a.result, fd) {
         // The module never learns the fd: do not leak it.
         if let Ok(entry) = fds.remove(u64::from(fd)) {
             host::close(memory.sys, entry.handle);
@@ -448,7 +448,7 @@ pub(crate) fn readlink<S: System>(
         Err(errno) => return Ok(errno),
     };
     memory.write(buf, &target[..n])?;
-    memory.write_u32(result, n as u32)?;
+    memory.write_u32_result(result, n as u32)?;
     Ok(0)
 }
 
@@ -545,6 +545,6 @@ pub(crate) fn readdir<S: System>(
             at = start + name_len;
         }
     }
-    memory.write_u32(result, used as u32)?;
+    memory.write_u32_result(result, used as u32)?;
     Ok(0)
 }
