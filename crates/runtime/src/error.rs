@@ -42,4 +42,6 @@ pub enum Error {
     NonUtf8Environment(String),
     #[error("{0}")]
     Vm(wasc_vmm::Error),
+    #[error("confining wasc with seccomp: {0}")]
+    Confine(String),
 }

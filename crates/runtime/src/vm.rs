@@ -9,6 +9,7 @@
 use std::os::fd::OwnedFd;
 
 use wasc_executor::{Executor, LinearMemory};
+use wasc_seccomp::ThreadKind;
 use wasc_vmm::{HostOps, Hypervisor, Template, Vm, VmConfig};
 use wasc_wire::hostop::{HostOp, SCRATCH_LEN};
 use wasc_wire::wasi::{self as ids, TrapKind};
@@ -40,6 +41,9 @@ pub(crate) fn run(config: &RunConfig) -> Result<Outcome, Error> {
     // sysd reads and writes linear memory in place at a fixed guest address:
     // the memory must never move.
     wasm_config.memory_may_move(false);
+    // Compile on this thread: a compilation pool's idle threads would live
+    // on unconfined while the function runs.
+    wasm_config.parallel_compilation(false);
     let engine = Engine::new(&wasm_config).map_err(Error::CreateEngine)?;
     let module = load_module(&engine, &config.module)?;
 
@@ -54,9 +58,15 @@ pub(crate) fn run(config: &RunConfig) -> Result<Outcome, Error> {
     .map_err(Error::Vm)?;
     let mut vm = template.instantiate(&hypervisor).map_err(Error::Vm)?;
     if config.transport == Transport::Poll {
-        vm.set_transport(wasc_vmm::Transport::Poll {
-            spin_limit: POLL_SPIN_LIMIT,
-        })
+        let confine: wasc_vmm::ThreadSetup = std::sync::Arc::new(|| {
+            wasc_seccomp::install(ThreadKind::Vcpu).map_err(|e| e.to_string())
+        });
+        vm.set_transport_with(
+            wasc_vmm::Transport::Poll {
+                spin_limit: POLL_SPIN_LIMIT,
+            },
+            Some(confine),
+        )
         .map_err(Error::Vm)?;
     }
     let data = instance_data(config)?;
@@ -74,11 +84,35 @@ pub(crate) fn run(config: &RunConfig) -> Result<Outcome, Error> {
             window: (0, 0),
         },
     );
+    // From here on the module's code runs: confine this thread (the vCPU
+    // thread confined itself when it started). Its copy-on-write memory
+    // image is a memfd wasmtime would otherwise create at instantiation.
+    module
+        .initialize_copy_on_write_image()
+        .map_err(|e| Error::Confine(format!("preparing the module's memory image: {e}")))?;
+    confine_function_thread(config.transport)?;
     let outcome = crate::instantiate_and_start(config, &linker, &mut store, &module);
     // The window maps memory this store owns: remove it before the store
     // frees that memory.
     store.data_mut().vm.unmap_window().map_err(Error::Vm)?;
     outcome
+}
+
+/// Checks the process has only the threads it should — this one and, in
+/// the poll transport, the vCPU thread — and confines this one. KVM's
+/// per-VM kernel workers (`kvm-nx-lpage-recovery`) show up among the
+/// process's tasks but run no user code; they are not counted.
+fn confine_function_thread(transport: Transport) -> Result<(), Error> {
+    let expected = if transport == Transport::Poll { 2 } else { 1 };
+    let threads = wasc_seccomp::user_threads()
+        .map_err(|e| Error::Confine(format!("listing threads: {e}")))?
+        .len();
+    if threads != expected {
+        return Err(Error::Confine(format!(
+            "{threads} threads are running where {expected} should; refusing to run with any unconfined"
+        )));
+    }
+    wasc_seccomp::install(ThreadKind::Function).map_err(|e| Error::Confine(e.to_string()))
 }
 
 fn open_dirs(config: &RunConfig) -> Result<Vec<OwnedFd>, Error> {

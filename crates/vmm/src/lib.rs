@@ -79,11 +79,17 @@ pub enum Error {
     Seed(std::io::Error),
     #[error("failed to start the vCPU thread: {0}")]
     SpawnVcpuThread(std::io::Error),
+    #[error("setting up the vCPU thread: {0}")]
+    VcpuThreadSetup(String),
     #[error("the vCPU was lost when its thread failed to start")]
     VcpuLost,
     #[error("arguments and environment take {0} bytes, more than the {max} a VM holds", max = layout::INSTANCE_DATA_MAX)]
     InstanceDataTooLarge(usize),
 }
+
+/// Runs first on a vCPU thread the VMM starts (to confine it); an error
+/// stops the thread before it runs sysd.
+pub type ThreadSetup = std::sync::Arc<dyn Fn() -> Result<(), String> + Send + Sync>;
 
 /// How a call reaches sysd.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,6 +15,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use kvm_ioctls::VcpuFd;
+
+use crate::ThreadSetup;
 use wasc_wire::{Park, Response};
 
 use crate::call::CallPageRef;
@@ -57,15 +59,39 @@ pub(crate) struct PollThread {
 }
 
 impl PollThread {
-    pub(crate) fn start(vcpu: VcpuFd, ram: Arc<GuestRam>) -> std::io::Result<Self> {
+    /// Starts the vCPU thread; it runs `setup` (if any) before anything
+    /// else and reports how that went before it runs sysd.
+    pub(crate) fn start(
+        vcpu: VcpuFd,
+        ram: Arc<GuestRam>,
+        setup: Option<ThreadSetup>,
+    ) -> Result<Self, crate::Error> {
         install_kick_handler();
         let shared = Arc::new(Shared::default());
+        let (ready_tx, ready_rx) = std::sync::mpsc::sync_channel(1);
         let thread = std::thread::Builder::new()
             .name("wasc-vcpu".into())
             .spawn({
                 let (shared, ram) = (shared.clone(), ram.clone());
-                move || vcpu_loop(vcpu, &ram, &shared)
-            })?;
+                move || {
+                    let ready = setup.map_or(Ok(()), |setup| setup());
+                    let failed = ready.is_err();
+                    // The starter waits for this; it cannot be gone.
+                    let _ = ready_tx.send(ready);
+                    if failed {
+                        return vcpu;
+                    }
+                    vcpu_loop(vcpu, &ram, &shared)
+                }
+            })
+            .map_err(crate::Error::SpawnVcpuThread)?;
+        let ready = ready_rx
+            .recv()
+            .unwrap_or_else(|_| Err("the vCPU thread ended during setup".into()));
+        if let Err(e) = ready {
+            let _ = thread.join();
+            return Err(crate::Error::VcpuThreadSetup(e));
+        }
         Ok(Self {
             shared,
             thread: Some(thread),

@@ -8,6 +8,8 @@ use kvm_bindings::{
     kvm_fpu, kvm_msr_entry, kvm_regs, kvm_sregs, kvm_userspace_memory_region, Msrs,
 };
 use kvm_ioctls::{VcpuFd, VmFd};
+
+use crate::ThreadSetup;
 use wasc_wire::{layout, Control, Instance, Park};
 
 use crate::{
@@ -165,6 +167,17 @@ impl Vm {
     /// Switches how calls reach sysd. Switching to [`Transport::Poll`]
     /// starts a vCPU thread; switching back stops it.
     pub fn set_transport(&mut self, transport: Transport) -> Result<(), Error> {
+        self.set_transport_with(transport, None)
+    }
+
+    /// [`Vm::set_transport`], and a vCPU thread that starts (poll transport)
+    /// runs `setup` first — to confine itself — and runs sysd only if it
+    /// succeeds.
+    pub fn set_transport_with(
+        &mut self,
+        transport: Transport,
+        setup: Option<ThreadSetup>,
+    ) -> Result<(), Error> {
         let ram = self.ram.clone();
         let page = call::CallPageRef::new(&ram)?;
         match transport {
@@ -194,11 +207,11 @@ impl Vm {
                 if self.poll.is_none() {
                     page.set_park(Park::Running);
                     let vcpu = self.vcpu.take().ok_or(Error::VcpuLost)?;
-                    match poll::PollThread::start(vcpu, self.ram.clone()) {
+                    match poll::PollThread::start(vcpu, self.ram.clone(), setup) {
                         Ok(thread) => self.poll = Some(thread),
                         Err(e) => {
                             self.failed = true;
-                            return Err(Error::SpawnVcpuThread(e));
+                            return Err(e);
                         }
                     }
                 }

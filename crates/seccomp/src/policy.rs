@@ -1,0 +1,183 @@
+//! The seccomp policy of each kind of thread, as data: every system call a
+//! thread may make once untrusted code can run, why, and on which
+//! arguments. Anything else stops the process (`crate::install`).
+//! `docs/threat-model.md` lists the same calls; a test compares the two.
+
+/// One allowed system call, with the argument conditions of each allowed
+/// form (any form may match; every condition of a form must).
+#[derive(Debug, Clone, Copy)]
+pub struct Allow {
+    pub name: &'static str,
+    pub nr: i64,
+    pub why: &'static str,
+    /// Empty: any arguments.
+    pub forms: &'static [&'static [Arg]],
+}
+
+/// A condition on one argument (by index).
+#[derive(Debug, Clone, Copy)]
+pub enum Arg {
+    /// The argument equals the value.
+    Eq(u8, u64),
+    /// The argument masked with the first value equals the second.
+    Masked(u8, u64, u64),
+}
+
+// ioctl request numbers (asm-generic/ioctl.h), sized from kvm-bindings.
+const fn ioc(dir: u64, nr: u64, size: usize) -> u64 {
+    (dir << 30) | ((size as u64) << 16) | (0xAE << 8) | nr
+}
+const IOC_WRITE: u64 = 1;
+const IOC_READ: u64 = 2;
+pub const KVM_RUN: u64 = ioc(0, 0x80, 0);
+pub const KVM_GET_REGS: u64 = ioc(IOC_READ, 0x81, size_of::<kvm_bindings::kvm_regs>());
+pub const KVM_GET_SREGS: u64 = ioc(IOC_READ, 0x83, size_of::<kvm_bindings::kvm_sregs>());
+pub const KVM_SET_USER_MEMORY_REGION: u64 = ioc(
+    IOC_WRITE,
+    0x46,
+    size_of::<kvm_bindings::kvm_userspace_memory_region>(),
+);
+
+const NO_EXEC: &[&[Arg]] = &[&[Arg::Masked(2, libc::PROT_EXEC as u64, 0)]];
+
+macro_rules! allow {
+    ($name:ident, $why:expr) => {
+        Allow {
+            name: stringify!($name),
+            nr: libc::$name,
+            why: $why,
+            forms: &[],
+        }
+    };
+    ($name:ident, $why:expr, $forms:expr) => {
+        Allow {
+            name: stringify!($name),
+            nr: libc::$name,
+            why: $why,
+            forms: $forms,
+        }
+    };
+}
+
+/// Calls every thread needs to run Rust code at all.
+pub const COMMON: &[Allow] = &[
+    allow!(SYS_futex, "locks, condition variables and thread joins"),
+    allow!(
+        SYS_sched_yield,
+        "waiting for the other side of the call page"
+    ),
+    allow!(
+        SYS_mmap,
+        "the allocator and linear memory, never executable",
+        NO_EXEC
+    ),
+    allow!(
+        SYS_mprotect,
+        "linear-memory growth and guard pages, never executable",
+        NO_EXEC
+    ),
+    allow!(SYS_munmap, "the allocator"),
+    allow!(SYS_madvise, "the allocator and thread-stack release"),
+    allow!(SYS_mremap, "the allocator"),
+    allow!(SYS_brk, "the allocator"),
+    allow!(
+        SYS_rt_sigreturn,
+        "returning from the vCPU kick and wasmtime's trap handlers"
+    ),
+    allow!(SYS_rt_sigprocmask, "thread exit and signal handling"),
+    allow!(
+        SYS_sigaltstack,
+        "wasmtime's and std's alternate signal stacks"
+    ),
+    allow!(
+        SYS_clock_gettime,
+        "time, when the vDSO falls back to the kernel"
+    ),
+    allow!(SYS_getrandom, "std's hash keys"),
+    allow!(SYS_exit, "thread exit"),
+    allow!(SYS_exit_group, "process exit"),
+    allow!(SYS_write, "stdio for the function; error reports"),
+];
+
+/// The thread that runs the Wasm function, its forwarders and the host
+/// executor, and (sync transport) the vCPU.
+pub const FUNCTION: &[Allow] = &[
+    allow!(SYS_read, "executor: read"),
+    allow!(SYS_writev, "std's vectored writes to stdout and stderr"),
+    allow!(SYS_pread64, "executor: pread"),
+    allow!(SYS_pwrite64, "executor: pwrite"),
+    allow!(SYS_pwritev2, "executor: append (RWF_APPEND)"),
+    allow!(SYS_openat2, "executor: lookup of one component (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)"),
+    allow!(SYS_close, "executor: close; dropping the VM"),
+    allow!(
+        SYS_fcntl,
+        "F_GETFD only: std checks a descriptor is open before closing it",
+        &[&[Arg::Eq(1, libc::F_GETFD as u64)]]
+    ),
+    allow!(SYS_fstat, "executor: stat"),
+    allow!(SYS_newfstatat, "executor: stat-at (AT_SYMLINK_NOFOLLOW)"),
+    allow!(SYS_readlinkat, "executor: readlink"),
+    allow!(SYS_mkdirat, "executor: mkdir"),
+    allow!(SYS_unlinkat, "executor: unlink, rmdir"),
+    allow!(SYS_renameat, "executor: rename"),
+    allow!(SYS_linkat, "executor: link (no follow)"),
+    allow!(SYS_symlinkat, "executor: symlink"),
+    allow!(SYS_utimensat, "executor: set times (futimens, utimensat AT_SYMLINK_NOFOLLOW)"),
+    allow!(SYS_ftruncate, "executor: truncate"),
+    allow!(SYS_fsync, "executor: sync"),
+    allow!(SYS_fdatasync, "executor: sync (data only)"),
+    allow!(SYS_lseek, "executor: readdir positions"),
+    allow!(SYS_getdents64, "executor: readdir"),
+    allow!(SYS_ppoll, "executor: wait"),
+    allow!(
+        SYS_ioctl,
+        "KVM: run the vCPU (sync transport), map the linear-memory window, read registers on a fault",
+        &[
+            &[Arg::Eq(1, KVM_RUN)],
+            &[Arg::Eq(1, KVM_SET_USER_MEMORY_REGION)],
+            &[Arg::Eq(1, KVM_GET_REGS)],
+            &[Arg::Eq(1, KVM_GET_SREGS)],
+        ]
+    ),
+    allow!(SYS_tgkill, "poll transport: kick the vCPU thread out of KVM_RUN"),
+    allow!(SYS_getpid, "poll transport: the kick's target"),
+    allow!(SYS_gettid, "std's thread bookkeeping"),
+    allow!(SYS_clock_nanosleep, "poll transport: pause between kicks"),
+    allow!(SYS_nanosleep, "poll transport: pause between kicks"),
+];
+
+/// The poll transport's vCPU thread: runs sysd, nothing else.
+pub const VCPU: &[Allow] = &[allow!(
+    SYS_ioctl,
+    "KVM: run the vCPU, read registers on a fault",
+    &[
+        &[Arg::Eq(1, KVM_RUN)],
+        &[Arg::Eq(1, KVM_GET_REGS)],
+        &[Arg::Eq(1, KVM_GET_SREGS)],
+    ]
+)];
+
+/// The kinds of thread a running `wasc` has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ThreadKind {
+    Function,
+    Vcpu,
+}
+
+impl ThreadKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ThreadKind::Function => "function",
+            ThreadKind::Vcpu => "vCPU",
+        }
+    }
+
+    /// Every call this kind of thread may make.
+    pub fn allowed(self) -> impl Iterator<Item = &'static Allow> {
+        let own = match self {
+            ThreadKind::Function => FUNCTION,
+            ThreadKind::Vcpu => VCPU,
+        };
+        COMMON.iter().chain(own)
+    }
+}
