@@ -122,6 +122,7 @@ pub struct RunConfig {
     pub isolation: Isolation,
     /// Only meaningful with [`Isolation::Vm`].
     pub transport: Transport,
+    pub limits: crate::Limits,
 }
 
 impl RunConfig {
@@ -203,6 +204,7 @@ mod tests {
             dirs: vec![],
             isolation: Isolation::None,
             transport: Transport::Poll,
+            limits: crate::Limits::default(),
         };
         let env = config.environment().expect("utf-8 env");
         let names: Vec<_> = env.iter().map(|(k, _)| k.as_str()).collect();
@@ -218,6 +220,7 @@ mod tests {
             dirs: vec![],
             isolation: Isolation::None,
             transport: Transport::Poll,
+            limits: crate::Limits::default(),
         };
         assert_eq!(config.argv().expect("utf-8"), ["m.wasm", "a", "--b"]);
     }

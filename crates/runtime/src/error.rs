@@ -42,6 +42,8 @@ pub enum Error {
     NonUtf8Environment(String),
     #[error("{0}")]
     Vm(wasc_vmm::Error),
+    #[error("arming the --timeout timer: {0}")]
+    Timer(std::io::Error),
     #[error("confining wasc with seccomp: {0}")]
     Confine(String),
 }

@@ -2,21 +2,42 @@
 //! process. This is the reference semantics that sysd is tested against and
 //! the baseline of every benchmark, configured as `wasmtime run` configures it.
 
-use wasmtime::{Config, Engine, Linker, Store};
+use wasmtime::{Config, Engine, Linker, Store, StoreLimits};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
+use crate::limits::{Deadline, HasLimits};
 use crate::{load_module, Error, Outcome, RunConfig};
 
 pub(crate) fn run(config: &RunConfig) -> Result<Outcome, Error> {
-    let engine = Engine::new(&Config::new()).map_err(Error::CreateEngine)?;
+    let mut engine_config = Config::new();
+    engine_config.epoch_interruption(true);
+    let engine = Engine::new(&engine_config).map_err(Error::CreateEngine)?;
     let module = load_module(&engine, &config.module)?;
 
-    let mut linker: Linker<WasiP1Ctx> = Linker::new(&engine);
-    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |ctx| ctx).map_err(Error::LinkWasi)?;
+    let mut linker: Linker<InProcess> = Linker::new(&engine);
+    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |data| &mut data.wasi)
+        .map_err(Error::LinkWasi)?;
 
-    let mut store = Store::new(&engine, wasi_context(config)?);
-    crate::instantiate_and_start(config, &linker, &mut store, &module)
+    let data = InProcess {
+        wasi: wasi_context(config)?,
+        limits: config.limits.store_limits(),
+    };
+    let mut store = Store::new(&engine, data);
+    let deadline = Deadline::arm(&engine, config.limits.timeout)?;
+    crate::instantiate_and_start(config, &linker, &mut store, &module, &deadline)
+}
+
+/// The store's data: the WASI context and the run's limits.
+struct InProcess {
+    wasi: WasiP1Ctx,
+    limits: StoreLimits,
+}
+
+impl HasLimits for InProcess {
+    fn limits(&mut self) -> &mut StoreLimits {
+        &mut self.limits
+    }
 }
 
 fn wasi_context(config: &RunConfig) -> Result<WasiP1Ctx, Error> {

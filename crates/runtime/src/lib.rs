@@ -11,11 +11,13 @@
 mod config;
 mod error;
 mod inprocess;
+mod limits;
 mod module;
 mod vm;
 
 pub use config::{DirMapping, EnvVar, Isolation, RunConfig, Transport};
 pub use error::Error;
+pub use limits::{parse_size, parse_timeout, Limits, Timeout, GRACE, TIMEOUT_EXIT_STATUS};
 pub use module::load_module;
 
 /// How a function run ended, mirroring what `wasmtime run` distinguishes.
@@ -30,27 +32,44 @@ pub enum Outcome {
     /// A host function failed with an error that is not a trap, such as
     /// `proc_exit` with a status outside `[0, 126)`.
     Failed(wasmtime::Error),
+    /// The run passed its `--timeout` and was interrupted.
+    TimedOut(std::time::Duration),
 }
 
 /// Instantiates `module`, calls its `_start`, and sorts out how that ended:
 /// the last steps of both isolation modes.
-pub(crate) fn instantiate_and_start<T: 'static>(
+pub(crate) fn instantiate_and_start<T: limits::HasLimits + 'static>(
     config: &RunConfig,
     linker: &wasmtime::Linker<T>,
     store: &mut wasmtime::Store<T>,
     module: &wasmtime::Module,
+    deadline: &limits::Deadline,
 ) -> Result<Outcome, Error> {
     let instantiate = |source| Error::Instantiate {
         path: config.module.clone(),
         source,
     };
+    store.limiter(|data| data.limits());
+    // The engine's epoch only moves when the deadline passes.
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_trap();
     let instance = linker
         .instantiate(&mut *store, module)
         .map_err(instantiate)?;
     let start = instance
         .get_typed_func::<(), ()>(&mut *store, "_start")
         .map_err(instantiate)?;
-    Ok(classify(config, start.call(&mut *store, ())))
+    let result = start.call(&mut *store, ());
+    if deadline.fired() {
+        if let Err(error) = &result {
+            if error.downcast_ref::<wasmtime::Trap>() == Some(&wasmtime::Trap::Interrupt) {
+                if let Some(timeout) = config.limits.timeout {
+                    return Ok(Outcome::TimedOut(timeout));
+                }
+            }
+        }
+    }
+    Ok(classify(config, result))
 }
 
 /// Runs the module described by `config` to completion on this thread.

@@ -14,7 +14,9 @@ use wasc_vmm::{HostOps, Hypervisor, Template, Vm, VmConfig};
 use wasc_wire::hostop::{HostOp, SCRATCH_LEN};
 use wasc_wire::wasi::{self as ids, TrapKind};
 use wasc_wire::Status;
-use wasmtime::{Caller, Config, Engine, FuncType, Linker, Store, Val, ValType};
+use wasmtime::{Caller, Config, Engine, FuncType, Linker, Store, StoreLimits, Val, ValType};
+
+use crate::limits::{Deadline, HasLimits};
 
 use crate::{load_module, Error, Outcome, RunConfig, Transport};
 
@@ -34,6 +36,13 @@ struct Instance {
     memory: Option<Option<wasmtime::Memory>>,
     /// The linear memory currently mapped into sysd: `(base, len)`.
     window: (usize, usize),
+    limits: StoreLimits,
+}
+
+impl HasLimits for Instance {
+    fn limits(&mut self) -> &mut StoreLimits {
+        &mut self.limits
+    }
 }
 
 pub(crate) fn run(config: &RunConfig) -> Result<Outcome, Error> {
@@ -44,6 +53,7 @@ pub(crate) fn run(config: &RunConfig) -> Result<Outcome, Error> {
     // Compile on this thread: a compilation pool's idle threads would live
     // on unconfined while the function runs.
     wasm_config.parallel_compilation(false);
+    wasm_config.epoch_interruption(true);
     let engine = Engine::new(&wasm_config).map_err(Error::CreateEngine)?;
     let module = load_module(&engine, &config.module)?;
 
@@ -82,6 +92,7 @@ pub(crate) fn run(config: &RunConfig) -> Result<Outcome, Error> {
             executor: Executor::new(preopens),
             memory: None,
             window: (0, 0),
+            limits: config.limits.store_limits(),
         },
     );
     // From here on the module's code runs: confine this thread (the vCPU
@@ -90,8 +101,9 @@ pub(crate) fn run(config: &RunConfig) -> Result<Outcome, Error> {
     module
         .initialize_copy_on_write_image()
         .map_err(|e| Error::Confine(format!("preparing the module's memory image: {e}")))?;
+    let deadline = Deadline::arm(&engine, config.limits.timeout)?;
     confine_function_thread(config.transport)?;
-    let outcome = crate::instantiate_and_start(config, &linker, &mut store, &module);
+    let outcome = crate::instantiate_and_start(config, &linker, &mut store, &module, &deadline);
     // The window maps memory this store owns: remove it before the store
     // frees that memory.
     store.data_mut().vm.unmap_window().map_err(Error::Vm)?;

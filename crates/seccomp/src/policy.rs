@@ -143,6 +143,11 @@ pub const FUNCTION: &[Allow] = &[
     allow!(SYS_getpid, "poll transport: the kick's target"),
     allow!(SYS_gettid, "std's thread bookkeeping"),
     allow!(SYS_clock_nanosleep, "poll transport: pause between kicks"),
+    allow!(
+        SYS_setitimer,
+        "ITIMER_REAL only: disarming the --timeout timer after the run",
+        &[&[Arg::Eq(0, libc::ITIMER_REAL as u64)]]
+    ),
     allow!(SYS_nanosleep, "poll transport: pause between kicks"),
 ];
 

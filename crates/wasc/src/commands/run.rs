@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use wasc_runtime::{DirMapping, EnvVar, Isolation, Outcome, RunConfig, Transport};
+use wasc_runtime::{DirMapping, EnvVar, Isolation, Limits, Outcome, RunConfig, Timeout, Transport};
 
 /// The exit status `wasmtime run` uses for a trap on Unix: that of a process
 /// killed by SIGABRT.
@@ -36,6 +36,16 @@ pub struct RunCommand {
     #[arg(long, value_name = "poll|sync", default_value = "poll")]
     transport: Transport,
 
+    /// The most linear memory the module may have (K, M or G suffix);
+    /// `memory.grow` past it fails.
+    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = wasc_runtime::parse_size)]
+    max_memory: u64,
+
+    /// Wall-clock limit for the run (e.g. 500ms, 30s, 15m, 1h; 0 for none).
+    /// Past it the module is interrupted and `wasc` exits with status 124.
+    #[arg(long, value_name = "DURATION", default_value = "15m")]
+    timeout: Timeout,
+
     /// The module (`.wasm` or `.wat`) followed by the arguments it receives.
     #[arg(value_name = "MODULE", required = true, num_args = 1..)]
     module_and_args: Vec<OsString>,
@@ -52,6 +62,10 @@ impl RunCommand {
             dirs: self.dirs,
             isolation: self.isolation,
             transport: self.transport,
+            limits: Limits {
+                max_memory: self.max_memory,
+                timeout: self.timeout.0,
+            },
         };
         Ok(match wasc_runtime::run(&config)? {
             Outcome::Exited(status) => exit_code(status),
@@ -64,6 +78,10 @@ impl RunCommand {
             Outcome::Failed(error) => {
                 eprintln!("Error: {error:?}");
                 ExitCode::FAILURE
+            }
+            Outcome::TimedOut(limit) => {
+                eprintln!("Error: the function did not finish within its --timeout of {limit:?}");
+                ExitCode::from(wasc_runtime::TIMEOUT_EXIT_STATUS)
             }
         })
     }

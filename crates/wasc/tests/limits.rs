@@ -1,0 +1,130 @@
+//! `--max-memory` and `--timeout`: each limit holds in both isolation
+//! modes and ends the run cleanly — one line on stderr, a documented status.
+
+mod harness;
+
+use std::process::{Command, Stdio};
+
+use harness::wasc;
+
+/// A module that loops forever.
+const SPIN: &str = r#"(module
+  (memory (export "memory") 1)
+  (func (export "_start") (loop $l (br $l))))"#;
+
+/// Grows memory by 32 MiB and exits 7 if that is refused, 0 if not.
+const GROW: &str = r#"(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (func (export "_start")
+    (if (i32.eq (memory.grow (i32.const 512)) (i32.const -1))
+      (then (call $exit (i32.const 7))))
+    (call $exit (i32.const 0))))"#;
+
+/// Starts with 300 pages (18.75 MiB) of memory.
+const BIG: &str = r#"(module (memory (export "memory") 300) (func (export "_start")))"#;
+
+fn module(text: &str) -> tempfile::NamedTempFile {
+    let file = tempfile::Builder::new()
+        .suffix(".wat")
+        .tempfile()
+        .expect("temp file");
+    std::fs::write(file.path(), text).expect("write module");
+    file
+}
+
+const MODES: [&[&str]; 3] = [
+    &["--isolation", "none"],
+    &["--transport", "sync"],
+    &["--transport", "poll"],
+];
+
+fn run(mode: &[&str], options: &[&str], module: &tempfile::NamedTempFile) -> harness::Observed {
+    let path = module.path().to_str().expect("utf-8 path");
+    let args: Vec<&str> = ["run"]
+        .iter()
+        .chain(mode)
+        .chain(options)
+        .chain([&path])
+        .copied()
+        .collect();
+    wasc(&args)
+}
+
+#[test]
+fn a_runaway_module_stops_at_its_timeout() {
+    let spin = module(SPIN);
+    for mode in MODES {
+        let out = run(mode, &["--timeout", "200ms"], &spin);
+        assert_eq!(out.status, Some(124), "{mode:?}: {out:?}");
+        assert_eq!(
+            out.stderr, "Error: the function did not finish within its --timeout of 200ms\n",
+            "{mode:?}"
+        );
+    }
+}
+
+#[test]
+fn a_run_blocked_in_a_read_is_ended_after_the_grace_period() {
+    for mode in MODES {
+        // The stdio guest reads stdin to its end; the pipe stays open.
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wasc"))
+            .arg("run")
+            .args(mode)
+            .args(["--timeout", "200ms", wasc_test_guests::STDIO])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn wasc");
+        let stdin = child.stdin.take();
+        let output = child.wait_with_output().expect("wait");
+        drop(stdin);
+        assert_eq!(output.status.code(), Some(124), "{mode:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.ends_with("wasc: the function did not stop at its --timeout; ending it\n"),
+            "{mode:?}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn memory_growth_past_the_limit_fails_inside_the_module() {
+    let grow = module(GROW);
+    for mode in MODES {
+        let refused = run(mode, &["--max-memory", "16M"], &grow);
+        assert_eq!(refused.status, Some(7), "{mode:?}: {refused:?}");
+        let allowed = run(mode, &["--max-memory", "64M"], &grow);
+        assert_eq!(allowed.status, Some(0), "{mode:?}: {allowed:?}");
+    }
+}
+
+#[test]
+fn a_module_that_starts_over_the_limit_is_refused_in_one_line() {
+    let big = module(BIG);
+    for mode in MODES {
+        let out = run(mode, &["--max-memory", "16M"], &big);
+        assert_eq!(out.status, Some(1), "{mode:?}: {out:?}");
+        assert_eq!(out.stderr.lines().count(), 1, "{mode:?}: {out:?}");
+        assert!(
+            out.stderr.starts_with("Error: ") && out.stderr.contains("exceeds memory limits"),
+            "{mode:?}: {out:?}"
+        );
+    }
+}
+
+#[test]
+fn bad_limit_values_are_usage_errors() {
+    let spin = module(SPIN);
+    for options in [
+        &["--max-memory", "12Q"][..],
+        &["--max-memory", "lots"],
+        &["--timeout", "10"],
+        &["--timeout", "3 days"],
+    ] {
+        let out = run(&[], options, &spin);
+        assert_eq!(out.status, Some(2), "{options:?}: {out:?}");
+        assert!(out.stderr.starts_with("error: invalid value"), "{out:?}");
+    }
+}
