@@ -123,6 +123,8 @@ pub struct RunConfig {
     /// Only meaningful with [`Isolation::Vm`].
     pub transport: Transport,
     pub limits: crate::Limits,
+    /// The KVM device (`/dev/kvm`; tests point it elsewhere).
+    pub kvm_device: PathBuf,
 }
 
 impl RunConfig {
@@ -205,6 +207,7 @@ mod tests {
             isolation: Isolation::None,
             transport: Transport::Poll,
             limits: crate::Limits::default(),
+            kvm_device: PathBuf::from("/dev/kvm"),
         };
         let env = config.environment().expect("utf-8 env");
         let names: Vec<_> = env.iter().map(|(k, _)| k.as_str()).collect();
@@ -221,6 +224,7 @@ mod tests {
             isolation: Isolation::None,
             transport: Transport::Poll,
             limits: crate::Limits::default(),
+            kvm_device: PathBuf::from("/dev/kvm"),
         };
         assert_eq!(config.argv().expect("utf-8"), ["m.wasm", "a", "--b"]);
     }

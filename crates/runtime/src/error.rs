@@ -10,6 +10,16 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "module `{}` is {size} bytes, more than the {max} wasc accepts",
+        path.display(),
+        max = crate::module::MAX_MODULE_BYTES
+    )]
+    ModuleTooLarge { path: PathBuf, size: u64 },
+    #[error("the KVM device path `{}` contains a NUL byte", .0.display())]
+    BadKvmPath(PathBuf),
+    #[error("{0}; VM isolation needs KVM (`--isolation none` runs WASI in this process instead)")]
+    NoKvm(wasc_vmm::Error),
     #[error("failed to parse module `{}` as WebAssembly text: {message}", path.display())]
     ParseText { path: PathBuf, message: String },
     // `{source:#}` prints wasmtime's cause chain on one line.

@@ -12,11 +12,34 @@ use crate::Error;
 /// `wasmtime run` silently does nothing for a module without `_start`; wasc
 /// refuses it, because a function that cannot be started is a deployment
 /// mistake the user should hear about.
+/// The largest module file `wasc` reads (text or binary).
+pub const MAX_MODULE_BYTES: u64 = 256 << 20;
+
 pub fn load_module(engine: &Engine, path: &Path) -> Result<Module, Error> {
-    let bytes = std::fs::read(path).map_err(|source| Error::ReadModule {
+    let read_error = |source| Error::ReadModule {
         path: path.to_owned(),
         source,
-    })?;
+    };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let size = file.metadata().map_err(read_error)?.len();
+    if size > MAX_MODULE_BYTES {
+        return Err(Error::ModuleTooLarge {
+            path: path.to_owned(),
+            size,
+        });
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(file, MAX_MODULE_BYTES + 1),
+        &mut bytes,
+    )
+    .map_err(read_error)?;
+    if bytes.len() as u64 > MAX_MODULE_BYTES {
+        return Err(Error::ModuleTooLarge {
+            path: path.to_owned(),
+            size: bytes.len() as u64,
+        });
+    }
     let binary = if wat::Detect::from_bytes(&bytes).is_wasm() {
         std::borrow::Cow::Borrowed(&bytes[..])
     } else {

@@ -58,7 +58,9 @@ pub(crate) fn run(config: &RunConfig) -> Result<Outcome, Error> {
     let module = load_module(&engine, &config.module)?;
 
     let preopens = open_dirs(config)?;
-    let hypervisor = Hypervisor::open().map_err(Error::Vm)?;
+    let device = std::ffi::CString::new(config.kvm_device.as_os_str().as_encoded_bytes())
+        .map_err(|_| Error::BadKvmPath(config.kvm_device.clone()))?;
+    let hypervisor = Hypervisor::open_path(&device).map_err(Error::NoKvm)?;
     let template = Template::new(
         &hypervisor,
         &VmConfig {
@@ -137,7 +139,7 @@ fn open_dirs(config: &RunConfig) -> Result<Vec<OwnedFd>, Error> {
                     if f.metadata()?.is_dir() {
                         Ok(OwnedFd::from(f))
                     } else {
-                        Err(std::io::Error::from(std::io::ErrorKind::NotADirectory))
+                        Err(std::io::Error::from_raw_os_error(libc::ENOTDIR))
                     }
                 })
                 .map_err(|source| Error::OpenDir {

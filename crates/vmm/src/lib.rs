@@ -37,6 +37,11 @@ pub enum Error {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("{} is not a KVM device (API version {version}, expected 12)", path.display())]
+    NotKvm {
+        path: std::path::PathBuf,
+        version: i32,
+    },
     #[error("failed to query supported CPUID: {0}")]
     SupportedCpuid(kvm_ioctls::Error),
     #[error("invalid sysd image: {0}")]
@@ -101,6 +106,9 @@ pub enum Transport {
     Poll { spin_limit: u32 },
 }
 
+/// The only stable KVM API version.
+const KVM_API_VERSION: i32 = 12;
+
 /// An open `/dev/kvm` and what it supports, shared by every VM.
 #[derive(Debug)]
 pub struct Hypervisor {
@@ -119,6 +127,13 @@ impl Hypervisor {
             path: std::path::PathBuf::from(path.to_string_lossy().into_owned()),
             source: std::io::Error::from_raw_os_error(e.errno()),
         })?;
+        let version = kvm.get_api_version();
+        if version != KVM_API_VERSION {
+            return Err(Error::NotKvm {
+                path: std::path::PathBuf::from(path.to_string_lossy().into_owned()),
+                version,
+            });
+        }
         // Long mode needs the guest CPUID to advertise it (KVM checks EFER.LME
         // against it); sysd sees the host's supported set.
         let cpuid = kvm

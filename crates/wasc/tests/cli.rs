@@ -56,6 +56,11 @@ fn bundled_example_runs_in_a_vm_by_default() {
 fn missing_module_names_the_path() {
     let out = wasc(&["run", "--isolation", "none", "/nonexistent/module.wasm"]);
     assert_one_line_error(&out, "/nonexistent/module.wasm");
+    assert_eq!(
+        out.stderr.matches("No such file").count(),
+        1,
+        "each cause once: {out:?}"
+    );
 }
 
 #[test]
@@ -185,4 +190,42 @@ fn vm_realtime_agrees_with_the_host_clock() {
         guest + 1_000_000 >= before && guest <= after + 1_000_000,
         "guest {guest} not within [{before}, {after}]"
     );
+}
+
+#[test]
+fn a_missing_kvm_device_is_one_clear_line_and_no_fallback() {
+    let out = wasc(&["run", "--kvm-device", "/nonexistent/kvm", &example()]);
+    assert_one_line_error(&out, "KVM is not available: /nonexistent/kvm");
+    assert!(out.stderr.contains("--isolation none"), "{out:?}");
+    assert_eq!(out.stdout, "", "must not fall back to in-process WASI");
+}
+
+#[test]
+fn a_device_that_is_not_kvm_is_refused() {
+    let out = wasc(&["run", "--kvm-device", "/dev/null", &example()]);
+    assert_one_line_error(&out, "/dev/null is not a KVM device");
+    assert_eq!(out.stdout, "");
+}
+
+#[test]
+fn an_oversized_module_is_refused_before_it_is_read() {
+    let file = tempfile::Builder::new()
+        .suffix(".wasm")
+        .tempfile()
+        .expect("temp file");
+    // Sparse: costs no disk.
+    file.as_file().set_len(300 << 20).expect("grow the file");
+    let out = wasc(&["run", file.path().to_str().expect("utf-8")]);
+    assert_one_line_error(&out, "more than the 268435456 wasc accepts");
+}
+
+#[test]
+fn a_dir_that_is_a_file_is_refused() {
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    let dir = format!("{}::/sandbox", file.path().display());
+    for isolation in ["vm", "none"] {
+        let out = wasc(&["run", "--isolation", isolation, "--dir", &dir, &example()]);
+        assert_one_line_error(&out, "Not a directory");
+        assert_eq!(out.stderr.matches("Not a directory").count(), 1, "{out:?}");
+    }
 }

@@ -46,6 +46,10 @@ pub struct RunCommand {
     #[arg(long, value_name = "DURATION", default_value = "15m")]
     timeout: Timeout,
 
+    /// The KVM device (for tests of a missing or unusable one).
+    #[arg(long, value_name = "PATH", default_value = "/dev/kvm", hide = true)]
+    kvm_device: PathBuf,
+
     /// The module (`.wasm` or `.wat`) followed by the arguments it receives.
     #[arg(value_name = "MODULE", required = true, num_args = 1..)]
     module_and_args: Vec<OsString>,
@@ -66,6 +70,7 @@ impl RunCommand {
                 max_memory: self.max_memory,
                 timeout: self.timeout.0,
             },
+            kvm_device: self.kvm_device,
         };
         Ok(match wasc_runtime::run(&config)? {
             Outcome::Exited(status) => exit_code(status),
