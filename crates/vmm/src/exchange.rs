@@ -7,6 +7,39 @@ use wasc_wire::{ticket, OpResult, Request, Response, Status, MAX_STEPS};
 
 use crate::{call, vcpu, Error, HostOps, NoHostOps, Reply, Vm};
 
+/// What a response sysd published asks of the host.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// The call is over.
+    Reply(Reply),
+    /// sysd asks for the host op in the call page.
+    HostOp,
+}
+
+/// Checks one response sysd published when ticket `expected` was due: the
+/// ticket must be exactly that, the status one of the defined ones.
+/// Anything else is a protocol violation that ends the instance.
+pub fn check_response(response: &Response, expected: u64) -> Result<Step, Error> {
+    if response.ticket != expected {
+        return Err(Error::Protocol(format!(
+            "published ticket {:#x} while {expected:#x} was due",
+            response.ticket
+        )));
+    }
+    match Status::from_raw(response.status) {
+        Some(status @ (Status::Done | Status::Exit | Status::Trap)) => Ok(Step::Reply(Reply {
+            status,
+            errno: response.errno,
+            value: response.value,
+        })),
+        Some(Status::HostOp) => Ok(Step::HostOp),
+        _ => Err(Error::Protocol(format!(
+            "answered with status {:#x}",
+            response.status
+        ))),
+    }
+}
+
 impl Vm {
     /// Calls sysd with no host ops available (sysd gets `NOSYS` for any).
     pub fn call(&mut self, function: u32, args: &[u64]) -> Result<Reply, Error> {
@@ -52,22 +85,10 @@ impl Vm {
         for step in 0..=MAX_STEPS {
             let expected = ticket(self.seq, step);
             let response = self.wait(previous)?;
-            if response.ticket != expected {
-                return Err(Error::Protocol(format!(
-                    "published ticket {:#x} while {expected:#x} was due",
-                    response.ticket
-                )));
-            }
             previous = expected;
-            match Status::from_raw(response.status) {
-                Some(status @ (Status::Done | Status::Exit | Status::Trap)) => {
-                    return Ok(Reply {
-                        status,
-                        errno: response.errno,
-                        value: response.value,
-                    })
-                }
-                Some(Status::HostOp) => {
+            match check_response(&response, expected)? {
+                Step::Reply(reply) => return Ok(reply),
+                Step::HostOp => {
                     let op = page.read_host_op();
                     page.read_scratch(&mut scratch);
                     let (errno, value) = match host.perform(&op, &mut scratch) {
@@ -81,12 +102,6 @@ impl Vm {
                         reserved: 0,
                         value,
                     });
-                }
-                _ => {
-                    return Err(Error::Protocol(format!(
-                        "answered with status {:#x}",
-                        response.status
-                    )))
                 }
             }
         }
@@ -109,5 +124,39 @@ impl Vm {
             return Err(Error::Protocol("yielded without answering".into()));
         }
         Ok(response)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(ticket: u64, status: u32) -> Response {
+        Response {
+            ticket,
+            status,
+            errno: 5,
+            value: 7,
+        }
+    }
+
+    #[test]
+    fn only_the_due_ticket_with_a_defined_status_is_accepted() {
+        let due = ticket(3, 1);
+        assert_eq!(
+            check_response(&response(due, Status::HostOp as u32), due).ok(),
+            Some(Step::HostOp)
+        );
+        assert!(matches!(
+            check_response(&response(due, Status::Done as u32), due),
+            Ok(Step::Reply(Reply {
+                errno: 5,
+                value: 7,
+                ..
+            }))
+        ));
+        assert!(check_response(&response(due + 1, Status::Done as u32), due).is_err());
+        assert!(check_response(&response(due, Status::Idle as u32), due).is_err());
+        assert!(check_response(&response(due, 0xdead), due).is_err());
     }
 }

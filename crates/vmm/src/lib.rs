@@ -24,6 +24,7 @@ use wasc_wire::hostop::{HostOp, SCRATCH_LEN};
 use wasc_wire::{layout, Status};
 
 pub use elf::SysdImage;
+pub use exchange::{check_response, Step};
 pub use memory::GuestRam;
 pub use pool::Pool;
 pub use template::Template;
