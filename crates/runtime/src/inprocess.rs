@@ -9,23 +9,90 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 use crate::limits::{Deadline, HasLimits};
 use crate::{load_module, Error, Outcome, RunConfig};
 
+/// An engine and linker for in-process instances (the baseline), with
+/// wasmtime's pooling allocator if asked: what benchmarks compare against.
+pub struct InProcessHost {
+    engine: Engine,
+    linker: Linker<InProcess>,
+}
+
+impl std::fmt::Debug for InProcessHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InProcessHost").finish_non_exhaustive()
+    }
+}
+
+/// One in-process instance, not yet instantiated.
+pub struct InProcessInstance {
+    store: Store<InProcess>,
+    module: wasmtime::Module,
+}
+
+impl std::fmt::Debug for InProcessInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InProcessInstance").finish_non_exhaustive()
+    }
+}
+
+impl InProcessHost {
+    pub fn new(pooling: bool) -> Result<Self, Error> {
+        let mut engine_config = Config::new();
+        engine_config.epoch_interruption(true);
+        if pooling {
+            engine_config.allocation_strategy(crate::pooling());
+        }
+        let engine = Engine::new(&engine_config).map_err(Error::CreateEngine)?;
+        let mut linker: Linker<InProcess> = Linker::new(&engine);
+        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |data| &mut data.wasi)
+            .map_err(Error::LinkWasi)?;
+        Ok(Self { engine, linker })
+    }
+
+    pub fn compile(&self, path: &std::path::Path) -> Result<wasmtime::Module, Error> {
+        load_module(&self.engine, path)
+    }
+
+    /// A new instance of `module` with `config`'s arguments, environment,
+    /// directories and limits.
+    pub fn instance(
+        &self,
+        module: &wasmtime::Module,
+        config: &RunConfig,
+    ) -> Result<InProcessInstance, Error> {
+        let data = InProcess {
+            wasi: wasi_context(config)?,
+            limits: config.limits.store_limits(),
+        };
+        let mut store = Store::new(&self.engine, data);
+        crate::limits::apply(&mut store);
+        Ok(InProcessInstance {
+            store,
+            module: module.clone(),
+        })
+    }
+
+    /// Instantiates and runs `instance`.
+    pub fn start(&self, instance: &mut InProcessInstance) -> wasmtime::Result<()> {
+        let wasm = self
+            .linker
+            .instantiate(&mut instance.store, &instance.module)?;
+        let start = wasm.get_typed_func::<(), ()>(&mut instance.store, "_start")?;
+        start.call(&mut instance.store, ())
+    }
+}
+
 pub(crate) fn run(config: &RunConfig) -> Result<Outcome, Error> {
-    let mut engine_config = Config::new();
-    engine_config.epoch_interruption(true);
-    let engine = Engine::new(&engine_config).map_err(Error::CreateEngine)?;
-    let module = load_module(&engine, &config.module)?;
-
-    let mut linker: Linker<InProcess> = Linker::new(&engine);
-    wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |data| &mut data.wasi)
-        .map_err(Error::LinkWasi)?;
-
-    let data = InProcess {
-        wasi: wasi_context(config)?,
-        limits: config.limits.store_limits(),
-    };
-    let mut store = Store::new(&engine, data);
-    let deadline = Deadline::arm(&engine, config.limits.timeout)?;
-    crate::instantiate_and_start(config, &linker, &mut store, &module, &deadline)
+    let host = InProcessHost::new(false)?;
+    let module = host.compile(&config.module)?;
+    let mut instance = host.instance(&module, config)?;
+    let deadline = Deadline::arm(&host.engine, config.limits.timeout)?;
+    crate::instantiate_and_start(
+        config,
+        &host.linker,
+        &mut instance.store,
+        &module,
+        &deadline,
+    )
 }
 
 /// The store's data: the WASI context and the run's limits.

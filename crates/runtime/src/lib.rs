@@ -17,8 +17,10 @@ mod vm;
 
 pub use config::{DirMapping, EnvVar, Isolation, RunConfig, Transport};
 pub use error::Error;
+pub use inprocess::{InProcessHost, InProcessInstance};
 pub use limits::{parse_size, parse_timeout, Limits, Timeout, GRACE, TIMEOUT_EXIT_STATUS};
 pub use module::load_module;
+pub use vm::{VmHost, VmInstance, VmSource};
 
 /// How a function run ended, mirroring what `wasmtime run` distinguishes.
 #[derive(Debug)]
@@ -49,10 +51,6 @@ pub(crate) fn instantiate_and_start<T: limits::HasLimits + 'static>(
         path: config.module.clone(),
         source,
     };
-    store.limiter(|data| data.limits());
-    // The engine's epoch only moves when the deadline passes.
-    store.set_epoch_deadline(1);
-    store.epoch_deadline_trap();
     let instance = linker
         .instantiate(&mut *store, module)
         .map_err(instantiate)?;
@@ -77,6 +75,17 @@ pub(crate) fn instantiate_and_start<T: limits::HasLimits + 'static>(
 /// Errors are problems found before the module's code runs (unreadable or
 /// invalid module, bad `--dir`, unavailable isolation); everything that happens
 /// once `_start` is called is an [`Outcome`].
+/// wasmtime's pooling allocator as benchmarks use it: room for 1,100
+/// instances with one memory and one table each.
+pub fn pooling() -> wasmtime::InstanceAllocationStrategy {
+    let mut pool = wasmtime::PoolingAllocationConfig::default();
+    pool.total_memories(1_100)
+        .total_tables(1_100)
+        .total_core_instances(1_100)
+        .max_memory_size(1 << 30);
+    wasmtime::InstanceAllocationStrategy::Pooling(pool)
+}
+
 pub fn run(config: &RunConfig) -> Result<Outcome, Error> {
     match config.isolation {
         Isolation::None => inprocess::run(config),

@@ -45,6 +45,14 @@ impl Limits {
     }
 }
 
+/// Puts a new store under its data's limits: memory through the limiter,
+/// time through the epoch (which moves only when a `Deadline` fires).
+pub(crate) fn apply<T: HasLimits>(store: &mut wasmtime::Store<T>) {
+    store.limiter(|data| data.limits());
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_trap();
+}
+
 /// Store data that carries the run's `StoreLimits`.
 pub(crate) trait HasLimits {
     fn limits(&mut self) -> &mut StoreLimits;

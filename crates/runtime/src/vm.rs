@@ -10,11 +10,13 @@ use std::os::fd::OwnedFd;
 
 use wasc_executor::{Executor, LinearMemory};
 use wasc_seccomp::ThreadKind;
-use wasc_vmm::{HostOps, Hypervisor, Template, Vm, VmConfig};
+use wasc_vmm::{HostOps, Hypervisor, Pool, Template, Vm, VmConfig};
 use wasc_wire::hostop::{HostOp, SCRATCH_LEN};
 use wasc_wire::wasi::{self as ids, TrapKind};
 use wasc_wire::Status;
-use wasmtime::{Caller, Config, Engine, FuncType, Linker, Store, StoreLimits, Val, ValType};
+use wasmtime::{
+    Caller, Config, Engine, FuncType, Linker, Module, Store, StoreLimits, Val, ValType,
+};
 
 use crate::limits::{Deadline, HasLimits};
 
@@ -45,71 +47,237 @@ impl HasLimits for Instance {
     }
 }
 
-pub(crate) fn run(config: &RunConfig) -> Result<Outcome, Error> {
-    let mut wasm_config = Config::new();
-    // sysd reads and writes linear memory in place at a fixed guest address:
-    // the memory must never move.
-    wasm_config.memory_may_move(false);
-    // Compile on this thread: a compilation pool's idle threads would live
-    // on unconfined while the function runs.
-    wasm_config.parallel_compilation(false);
-    wasm_config.epoch_interruption(true);
-    let engine = Engine::new(&wasm_config).map_err(Error::CreateEngine)?;
-    let module = load_module(&engine, &config.module)?;
+/// Where a new instance's VM comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VmSource {
+    /// Built from scratch: sysd loaded and booted.
+    Fresh,
+    /// A copy-on-write clone of the host's booted template.
+    Template,
+    /// A reset VM from the host's pool (a template clone if it is empty).
+    Pool,
+}
 
-    let preopens = open_dirs(config)?;
-    let device = std::ffi::CString::new(config.kvm_device.as_os_str().as_encoded_bytes())
-        .map_err(|_| Error::BadKvmPath(config.kvm_device.clone()))?;
-    let hypervisor = Hypervisor::open_path(&device).map_err(Error::NoKvm)?;
-    let template = Template::new(
-        &hypervisor,
-        &VmConfig {
-            sysd: wasc_sysd_image::SYSD,
-        },
-    )
-    .map_err(Error::Vm)?;
-    let mut vm = template.instantiate(&hypervisor).map_err(Error::Vm)?;
-    if config.transport == Transport::Poll {
-        let confine: wasc_vmm::ThreadSetup = std::sync::Arc::new(|| {
-            wasc_seccomp::install(ThreadKind::Vcpu).map_err(|e| e.to_string())
-        });
-        vm.set_transport_with(
-            wasc_vmm::Transport::Poll {
-                spin_limit: POLL_SPIN_LIMIT,
-            },
-            Some(confine),
-        )
-        .map_err(Error::Vm)?;
+/// Everything VM-isolated instances of one engine share: the engine and
+/// linker (46 forwarders), `/dev/kvm`, and (once needed) sysd's booted
+/// template and a pool of reset VMs. `wasc run` makes one instance; benchmarks make many.
+pub struct VmHost {
+    engine: Engine,
+    linker: Linker<Instance>,
+    hypervisor: std::sync::Arc<Hypervisor>,
+    /// sysd booted once and its pool of reset clones, made on first use:
+    /// a one-shot `wasc run` boots a fresh VM and needs neither.
+    pool: std::sync::OnceLock<(std::sync::Arc<Template>, Pool)>,
+}
+
+impl std::fmt::Debug for VmHost {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VmHost").finish_non_exhaustive()
     }
-    let data = instance_data(config)?;
-    vm.write_instance_data(&data.args, &data.env, &data.preopens)
-        .map_err(Error::Vm)?;
+}
 
-    let mut linker: Linker<Instance> = Linker::new(&engine);
-    define_forwarders(&mut linker, &engine)?;
-    let mut store = Store::new(
-        &engine,
-        Instance {
-            vm,
-            executor: Executor::new(preopens),
-            memory: None,
-            window: (0, 0),
-            limits: config.limits.store_limits(),
-        },
-    );
+impl VmHost {
+    /// Opens `kvm_device` and sets up an engine (with wasmtime's pooling
+    /// allocator if `pooling`). sysd's template is booted on first use.
+    pub fn new(kvm_device: &std::path::Path, pooling: bool) -> Result<Self, Error> {
+        let mut wasm_config = Config::new();
+        // sysd reads and writes linear memory in place at a fixed guest
+        // address: the memory must never move.
+        wasm_config.memory_may_move(false);
+        // Compile on this thread: a compilation pool's idle threads would
+        // live on unconfined while the function runs.
+        wasm_config.parallel_compilation(false);
+        wasm_config.epoch_interruption(true);
+        if pooling {
+            wasm_config.allocation_strategy(crate::pooling());
+        }
+        let engine = Engine::new(&wasm_config).map_err(Error::CreateEngine)?;
+        let device = std::ffi::CString::new(kvm_device.as_os_str().as_encoded_bytes())
+            .map_err(|_| Error::BadKvmPath(kvm_device.to_owned()))?;
+        let hypervisor = std::sync::Arc::new(Hypervisor::open_path(&device).map_err(Error::NoKvm)?);
+        let mut linker: Linker<Instance> = Linker::new(&engine);
+        define_forwarders(&mut linker, &engine)?;
+        Ok(Self {
+            engine,
+            linker,
+            hypervisor,
+            pool: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The template and pool, booting the template the first time.
+    fn pool(&self) -> Result<&(std::sync::Arc<Template>, Pool), Error> {
+        if let Some(pool) = self.pool.get() {
+            return Ok(pool);
+        }
+        let template = std::sync::Arc::new(
+            Template::new(
+                &self.hypervisor,
+                &VmConfig {
+                    sysd: wasc_sysd_image::SYSD,
+                },
+            )
+            .map_err(Error::Vm)?,
+        );
+        let pool = Pool::new(self.hypervisor.clone(), template.clone(), POOL_MAX_IDLE);
+        Ok(self.pool.get_or_init(|| (template, pool)))
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Keeps `count` reset VMs ready.
+    pub fn fill_pool(&self, count: usize) -> Result<(), Error> {
+        self.pool()?.1.fill(count).map_err(Error::Vm)
+    }
+
+    /// Compiles a module (and builds its copy-on-write memory image).
+    pub fn compile(&self, path: &std::path::Path) -> Result<Module, Error> {
+        let module = load_module(&self.engine, path)?;
+        // A memfd wasmtime would otherwise create at the first
+        // instantiation, after the thread is confined.
+        module
+            .initialize_copy_on_write_image()
+            .map_err(|e| Error::Confine(format!("preparing the module's memory image: {e}")))?;
+        Ok(module)
+    }
+
+    /// A new instance of `module` with `config`'s arguments, environment,
+    /// directories, limits and transport, its VM from `source`. Nothing of
+    /// the module has run yet. `confine` makes a poll-transport vCPU thread
+    /// install its seccomp filter first.
+    pub fn instance(
+        &self,
+        module: &Module,
+        config: &RunConfig,
+        source: VmSource,
+        confine: bool,
+    ) -> Result<VmInstance, Error> {
+        let preopens = open_dirs(config)?;
+        let mut vm = match source {
+            VmSource::Fresh => Vm::build(
+                &self.hypervisor,
+                &VmConfig {
+                    sysd: wasc_sysd_image::SYSD,
+                },
+            ),
+            VmSource::Template => self.pool()?.0.instantiate(&self.hypervisor),
+            VmSource::Pool => self.pool()?.1.take(),
+        }
+        .map_err(Error::Vm)?;
+        if config.transport == Transport::Poll {
+            let setup: Option<wasc_vmm::ThreadSetup> = confine.then(|| {
+                std::sync::Arc::new(|| {
+                    wasc_seccomp::install(ThreadKind::Vcpu).map_err(|e| e.to_string())
+                }) as wasc_vmm::ThreadSetup
+            });
+            vm.set_transport_with(
+                wasc_vmm::Transport::Poll {
+                    spin_limit: POLL_SPIN_LIMIT,
+                },
+                setup,
+            )
+            .map_err(Error::Vm)?;
+        }
+        let data = instance_data(config)?;
+        vm.write_instance_data(&data.args, &data.env, &data.preopens)
+            .map_err(Error::Vm)?;
+        let mut store = Store::new(
+            &self.engine,
+            Instance {
+                vm,
+                executor: Executor::new(preopens),
+                memory: None,
+                window: (0, 0),
+                limits: config.limits.store_limits(),
+            },
+        );
+        crate::limits::apply(&mut store);
+        Ok(VmInstance {
+            store: Some(store),
+            module: module.clone(),
+            path: config.module.clone(),
+            source,
+        })
+    }
+
+    /// Instantiates and runs `instance` (as `wasc run` does), then gives its
+    /// VM back to the pool.
+    pub fn start(&self, instance: &mut VmInstance) -> wasmtime::Result<()> {
+        let store = instance.store.as_mut().expect("an instance has a store");
+        let wasm = self.linker.instantiate(&mut *store, &instance.module)?;
+        let start = wasm.get_typed_func::<(), ()>(&mut *store, "_start")?;
+        start.call(&mut *store, ())
+    }
+
+    /// Ends `instance`: unmaps its window and, if its VM came from the
+    /// pool, gives it back (reset) unless a call failed; other VMs are
+    /// destroyed.
+    pub fn finish(&self, mut instance: VmInstance) {
+        let from_pool = instance.source == VmSource::Pool;
+        if let (Some(vm), Some((_, pool))) = (instance.take_vm(), self.pool.get()) {
+            if from_pool {
+                pool.give_back(vm);
+            }
+        }
+    }
+}
+
+/// Reset VMs a host keeps ready at most.
+const POOL_MAX_IDLE: usize = 1024;
+
+/// One VM-isolated instance: its store (the VM, the executor, the limits)
+/// and its module, not yet instantiated.
+pub struct VmInstance {
+    store: Option<Store<Instance>>,
+    module: Module,
+    path: std::path::PathBuf,
+    source: VmSource,
+}
+
+impl std::fmt::Debug for VmInstance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VmInstance")
+            .field("module", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VmInstance {
+    /// Unmaps the window (it maps memory the store owns) and takes the VM
+    /// out of the store, which is then dropped.
+    fn take_vm(&mut self) -> Option<Vm> {
+        let mut store = self.store.take()?;
+        let _ = store.data_mut().vm.unmap_window();
+        let placeholder = store.into_data();
+        Some(placeholder.vm)
+    }
+}
+
+impl Drop for VmInstance {
+    fn drop(&mut self) {
+        if let Some(store) = self.store.as_mut() {
+            // The window maps memory this store owns: remove it before the
+            // store frees that memory.
+            let _ = store.data_mut().vm.unmap_window();
+        }
+    }
+}
+
+pub(crate) fn run(config: &RunConfig) -> Result<Outcome, Error> {
+    let host = VmHost::new(&config.kvm_device, false)?;
+    let module = host.compile(&config.module)?;
+    // One instance in this process: boot sysd straight into it.
+    let mut instance = host.instance(&module, config, VmSource::Fresh, true)?;
+    let store = instance.store.as_mut().expect("a new instance has a store");
     // From here on the module's code runs: confine this thread (the vCPU
-    // thread confined itself when it started). Its copy-on-write memory
-    // image is a memfd wasmtime would otherwise create at instantiation.
-    module
-        .initialize_copy_on_write_image()
-        .map_err(|e| Error::Confine(format!("preparing the module's memory image: {e}")))?;
-    let deadline = Deadline::arm(&engine, config.limits.timeout)?;
+    // thread confined itself when it started).
+    let deadline = Deadline::arm(host.engine(), config.limits.timeout)?;
     confine_function_thread(config.transport)?;
-    let outcome = crate::instantiate_and_start(config, &linker, &mut store, &module, &deadline);
-    // The window maps memory this store owns: remove it before the store
-    // frees that memory.
-    store.data_mut().vm.unmap_window().map_err(Error::Vm)?;
-    outcome
+    let outcome = crate::instantiate_and_start(config, &host.linker, store, &module, &deadline);
+    let unmapped = store.data_mut().vm.unmap_window().map_err(Error::Vm);
+    outcome.and_then(|outcome| unmapped.map(|()| outcome))
 }
 
 /// Checks the process has only the threads it should — this one and, in

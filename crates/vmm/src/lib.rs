@@ -28,7 +28,7 @@ pub use exchange::{check_response, Step};
 pub use memory::GuestRam;
 pub use pool::Pool;
 pub use template::Template;
-pub use vcpu::Fault;
+pub use vcpu::{exit_count, Fault};
 pub use vm::Vm;
 
 #[derive(Debug, thiserror::Error)]

@@ -115,8 +115,18 @@ pub fn run_until_yield(vcpu: &mut VcpuFd, ram: &GuestRam) -> Result<(), Error> {
 }
 
 /// Runs the vCPU until sysd yields or a signal interrupts it.
+/// Returns from `KVM_RUN` in this process (every VM), for benchmarks.
+static EXITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many times a vCPU of this process has come back from `KVM_RUN`.
+pub fn exit_count() -> u64 {
+    EXITS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 pub fn run_once(vcpu: &mut VcpuFd, ram: &GuestRam) -> Result<Yielded, Error> {
-    let stop = match vcpu.run() {
+    let run = vcpu.run();
+    EXITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let stop = match run {
         Ok(VcpuExit::IoOut(port, _)) => Stop::Port(port),
         Ok(VcpuExit::MmioRead(address, _) | VcpuExit::MmioWrite(address, _)) => {
             Stop::Unbacked(address)

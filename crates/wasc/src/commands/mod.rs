@@ -1,5 +1,6 @@
 //! The `wasc` subcommands.
 
+mod bench;
 mod run;
 
 use clap::{Parser, Subcommand};
@@ -15,12 +16,15 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Run(run::RunCommand),
+    /// Measure start-up, memory and WASI call cost against `--isolation none`.
+    Bench(bench::BenchCommand),
 }
 
 impl Command {
     pub fn execute(self) -> anyhow::Result<std::process::ExitCode> {
         match self {
             Command::Run(run) => run.execute(),
+            Command::Bench(bench) => bench.execute(),
         }
     }
 }
