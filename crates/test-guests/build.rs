@@ -59,6 +59,21 @@ fn build_rust_guests(guests: &Path, out_dir: &Path) -> Vec<(String, PathBuf)> {
         ])
         .arg("--target-dir")
         .arg(&target_dir);
+    // C code in guests (the SQLite amalgamation libsqlite3-sys bundles) is
+    // compiled by cc-rs with Debian's clang-14 against wasi-libc, as the C
+    // guests are; clang-14 knows the target as wasm32-wasi.
+    for (var, value) in [
+        ("CC_wasm32_wasip1", "clang-14"),
+        (
+            "CFLAGS_wasm32_wasip1",
+            "--target=wasm32-wasi --sysroot=/usr",
+        ),
+        ("AR_wasm32_wasip1", "llvm-ar-14"),
+    ] {
+        if env::var_os(var).is_none() {
+            cmd.env(var, value);
+        }
+    }
     // The outer build's flags and target settings are for the host; the guest
     // build must not inherit them.
     for var in [

@@ -182,3 +182,27 @@ fn bad_args_vm_sync() {
 fn bad_args_vm_poll() {
     check_bad_args_vm(Mode::VmPoll);
 }
+
+/// SQLite (the bundled amalgamation) gives the same answers through sysd as
+/// in process: its phase timings differ, its checksum must not.
+#[test]
+fn sqlite_gives_the_same_answers_in_every_mode() {
+    let answer = |mode| {
+        let observed = run(
+            &Case::new("sqlite_bench", guests::SQLITE_BENCH).args(&["300"]),
+            mode,
+        );
+        assert_eq!(observed.status, Some(0), "{mode:?}: {observed:?}");
+        let checksum = observed
+            .stdout
+            .lines()
+            .find(|l| l.starts_with("checksum "))
+            .map(str::to_owned);
+        (checksum, observed.tree)
+    };
+    let reference = answer(Mode::None);
+    assert!(reference.0.is_some(), "the guest prints a checksum");
+    for mode in [Mode::VmSync, Mode::VmPoll] {
+        assert_eq!(answer(mode), reference, "{mode:?}");
+    }
+}

@@ -62,9 +62,9 @@ pub fn all(plan: &Plan, hello: &Path) -> anyhow::Result<String> {
     bench.vm.fill_pool(16)?;
     let mut out = String::new();
     let command = if plan.quick {
-        "cargo run --release -p wasc -- bench --quick"
+        "cargo run --release -p wasc --features bench-guests -- bench --quick"
     } else {
-        "cargo run --release -p wasc -- bench"
+        "cargo run --release -p wasc --features bench-guests -- bench"
     };
     writeln!(
         out,
@@ -81,6 +81,7 @@ pub fn all(plan: &Plan, hello: &Path) -> anyhow::Result<String> {
     out += &whole_process(plan, hello)?;
     out += &calls(plan, &mut bench)?;
     out += &density(plan, &mut bench, fds)?;
+    out += &sqlite(plan)?;
     out += NOTES;
     Ok(out)
 }
@@ -323,6 +324,92 @@ fn density(plan: &Plan, bench: &mut Bench, fds: u64) -> anyhow::Result<String> {
         vm_cost / (5.0 * 1024.0)
     )?;
     Ok(out)
+}
+
+/// The SQLite guest, whole process, on a host directory, in every mode.
+#[cfg(feature = "bench-guests")]
+fn sqlite(plan: &Plan) -> anyhow::Result<String> {
+    let exe = std::env::current_exe().context("finding the wasc binary")?;
+    let rows = if plan.quick { "500" } else { "20000" };
+    let runs = if plan.quick { 1 } else { 5 };
+    let modes: [(&str, &[&str]); 3] = [
+        ("`--isolation none`", &["--isolation", "none"]),
+        ("VM, sync", &["--transport", "sync"]),
+        ("VM, poll", &["--transport", "poll"]),
+    ];
+    // phase name -> per-mode samples (µs); "process" is the whole command.
+    let mut phases: Vec<(String, Vec<Vec<f64>>)> = Vec::new();
+    for run in 0..runs {
+        progress(&format!("sqlite: round {}/{runs}", run + 1));
+        for (i, (_, flags)) in modes.iter().enumerate() {
+            let dir = tempfile::tempdir()?;
+            let start = Instant::now();
+            let output = Command::new(&exe)
+                .arg("run")
+                .args(*flags)
+                .arg("--dir")
+                .arg(format!("{}::/sandbox", dir.path().display()))
+                .arg(wasc_test_guests::SQLITE_BENCH)
+                .arg(rows)
+                .output()?;
+            let process = start.elapsed().as_secs_f64() * 1e6;
+            ensure!(
+                output.status.success(),
+                "sqlite_bench {flags:?} failed: {output:?}"
+            );
+            let text = String::from_utf8_lossy(&output.stdout);
+            let lines = text
+                .lines()
+                .filter_map(|l| l.strip_prefix("phase "))
+                .filter_map(|l| l.split_once(' '))
+                .map(|(name, us)| (name.to_owned(), us.parse::<f64>().unwrap_or(0.0)))
+                .chain([("process".to_owned(), process)]);
+            for (name, us) in lines {
+                let at = match phases.iter().position(|(n, _)| *n == name) {
+                    Some(at) => at,
+                    None => {
+                        phases.push((name, vec![Vec::new(); modes.len()]));
+                        phases.len() - 1
+                    }
+                };
+                phases[at].1[i].push(us);
+            }
+        }
+    }
+    let mut out = format!(
+        "\n## SQLite\n\nThe SQLite amalgamation (`rusqlite` bundled, compiled for `wasm32-wasip1`\nwith Debian's clang-14 and wasi-libc), speedtest1-style with {rows} rows,\non a database in a host directory granted with `--dir` (there is no\n`--tmpfs` yet), {runs} whole-process runs per mode. Phase times come from\nthe guest's monotonic clock; `process` is the whole `wasc run` (module\ncompilation included). Medians in ms.\n\n| phase | none | VM sync | VM poll | best VM / none |\n| --- | ---: | ---: | ---: | ---: |\n"
+    );
+    let mut total_ratio = f64::MAX;
+    for (name, per_mode) in &phases {
+        let p50: Vec<f64> = per_mode
+            .iter()
+            .map(|s| stats(s.clone()).p50 / 1e3)
+            .collect();
+        let best = p50[1].min(p50[2]) / p50[0].max(1e-9);
+        if name == "total" {
+            total_ratio = best;
+        }
+        writeln!(
+            out,
+            "| {name} | {:.1} | {:.1} | {:.1} | {best:.2}× |",
+            p50[0], p50[1], p50[2]
+        )?;
+    }
+    writeln!(
+        out,
+        "\nTarget: ≤ 1.2× the in-process run (the guest's total) — {} ({total_ratio:.2}×).",
+        verdict(total_ratio <= 1.2)
+    )?;
+    Ok(out)
+}
+
+#[cfg(not(feature = "bench-guests"))]
+fn sqlite(_: &Plan) -> anyhow::Result<String> {
+    progress("sqlite: skipped (build with --features bench-guests)");
+    Ok(
+        "\n## SQLite\n\nNot run: this `wasc` was built without the `bench-guests` feature.\n"
+            .into(),
+    )
 }
 
 const NOTES: &str = "
