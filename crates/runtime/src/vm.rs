@@ -84,9 +84,10 @@ impl VmHost {
         // sysd reads and writes linear memory in place at a fixed guest
         // address: the memory must never move.
         wasm_config.memory_may_move(false);
-        // Compile on this thread: a compilation pool's idle threads would
-        // live on unconfined while the function runs.
-        wasm_config.parallel_compilation(false);
+        // Compilation runs in parallel on a pool of our own that is gone
+        // before confinement (`compile`): rayon's global pool would leave
+        // idle threads unconfined while the function runs.
+        wasm_config.parallel_compilation(true);
         wasm_config.epoch_interruption(true);
         if pooling {
             wasm_config.allocation_strategy(crate::pooling());
@@ -132,9 +133,10 @@ impl VmHost {
         self.pool()?.1.fill(count).map_err(Error::Vm)
     }
 
-    /// Compiles a module (and builds its copy-on-write memory image).
+    /// Compiles a module (and builds its copy-on-write memory image) on a
+    /// thread pool that has ended when this returns.
     pub fn compile(&self, path: &std::path::Path) -> Result<Module, Error> {
-        let module = load_module(&self.engine, path)?;
+        let module = compile_on_scoped_pool(|| load_module(&self.engine, path))?;
         // A memfd wasmtime would otherwise create at the first
         // instantiation, after the thread is confined.
         module
@@ -224,6 +226,37 @@ impl VmHost {
     }
 }
 
+/// Runs `compile` on a rayon pool of its own (wasmtime compiles functions
+/// in parallel on the pool it runs in) and waits until every thread of that
+/// pool has exited.
+fn compile_on_scoped_pool<T>(compile: impl FnOnce() -> T + Send) -> T
+where
+    T: Send,
+{
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let (exited_tx, exited_rx) = std::sync::mpsc::channel();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("wasc-compile-{i}"))
+        .exit_handler(move |_| {
+            let _ = exited_tx.send(());
+        })
+        .build();
+    let Ok(pool) = pool else {
+        // No threads to spare: compile here, without parallelism.
+        return compile();
+    };
+    let result = pool.install(compile);
+    drop(pool);
+    for _ in 0..threads {
+        // An exit handler runs as each worker ends.
+        if exited_rx.recv().is_err() {
+            break;
+        }
+    }
+    result
+}
+
 /// Reset VMs a host keeps ready at most.
 const POOL_MAX_IDLE: usize = 1024;
 
@@ -286,13 +319,22 @@ pub(crate) fn run(config: &RunConfig) -> Result<Outcome, Error> {
 /// process's tasks but run no user code; they are not counted.
 fn confine_function_thread(transport: Transport) -> Result<(), Error> {
     let expected = if transport == Transport::Poll { 2 } else { 1 };
-    let threads = wasc_seccomp::user_threads()
-        .map_err(|e| Error::Confine(format!("listing threads: {e}")))?
-        .len();
-    if threads != expected {
-        return Err(Error::Confine(format!(
-            "{threads} threads are running where {expected} should; refusing to run with any unconfined"
-        )));
+    // The compilation pool's threads have said they are ending; give them a
+    // moment to be gone from the task list.
+    let patience = std::time::Instant::now();
+    loop {
+        let threads = wasc_seccomp::user_threads()
+            .map_err(|e| Error::Confine(format!("listing threads: {e}")))?
+            .len();
+        if threads == expected {
+            break;
+        }
+        if threads < expected || patience.elapsed() > std::time::Duration::from_secs(1) {
+            return Err(Error::Confine(format!(
+                "{threads} threads are running where {expected} should; refusing to run with any unconfined"
+            )));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
     wasc_seccomp::install(ThreadKind::Function).map_err(|e| Error::Confine(e.to_string()))
 }

@@ -99,12 +99,22 @@ pub fn install(kind: ThreadKind) -> Result<(), Error> {
 /// [`install`] with a program built earlier by [`filter`]. Allocates
 /// nothing, so it may run in a child between `fork` and `exec`.
 pub fn install_program(kind: ThreadKind, program: &BpfProgram) -> Result<(), Error> {
+    quiet_allocator();
     install_handler()?;
     KIND.with(|k| k.set(Some(kind)));
     seccompiler::apply_filter(program).map_err(|source| Error::Install {
         kind: kind.name(),
         source,
     })
+}
+
+/// glibc's allocator opens `/proc/sys/vm/overcommit_memory` the first time
+/// it would shrink a thread's heap — a call no policy allows. Trimming
+/// never happening keeps it from trying (freed memory stays with the
+/// process until it exits).
+fn quiet_allocator() {
+    // SAFETY: mallopt only sets an allocator parameter.
+    unsafe { libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX) };
 }
 
 fn install_handler() -> Result<(), Error> {
