@@ -114,6 +114,7 @@ impl System for Fake<'_> {
             args: b"prog\0arg\0",
             env: b"A=1\0",
             preopens: b"/sandbox\0/tmp\0",
+            max_fds: 8,
         }
     }
     fn random(&mut self, buf: &mut [u8]) {

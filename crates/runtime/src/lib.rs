@@ -18,7 +18,9 @@ mod vm;
 pub use config::{DirMapping, EnvVar, Isolation, RunConfig, Transport};
 pub use error::Error;
 pub use inprocess::{InProcessHost, InProcessInstance};
-pub use limits::{parse_size, parse_timeout, Limits, Timeout, GRACE, TIMEOUT_EXIT_STATUS};
+pub use limits::{
+    parse_max_fds, parse_size, parse_timeout, Limits, Timeout, GRACE, MAX_FDS, TIMEOUT_EXIT_STATUS,
+};
 pub use module::load_module;
 pub use vm::{VmHost, VmInstance, VmSource};
 

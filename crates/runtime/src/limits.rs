@@ -25,7 +25,14 @@ pub struct Limits {
     pub max_memory: u64,
     /// Wall-clock time from start to the end of `_start`; `None`: no limit.
     pub timeout: Option<Duration>,
+    /// The most descriptors (stdio and preopens included) the module may
+    /// hold open in sysd; past it opens fail with `MFILE`. VM isolation
+    /// only: wasmtime-wasi has no such limit.
+    pub max_fds: u32,
 }
+
+/// The most descriptors sysd's table holds.
+pub const MAX_FDS: u32 = 256;
 
 impl Default for Limits {
     /// 1 GiB of linear memory; 15 minutes, the common serverless cap.
@@ -33,6 +40,7 @@ impl Default for Limits {
         Self {
             max_memory: 1 << 30,
             timeout: Some(Duration::from_secs(15 * 60)),
+            max_fds: MAX_FDS,
         }
     }
 }
@@ -56,6 +64,17 @@ pub(crate) fn apply<T: HasLimits>(store: &mut wasmtime::Store<T>) {
 /// Store data that carries the run's `StoreLimits`.
 pub(crate) trait HasLimits {
     fn limits(&mut self) -> &mut StoreLimits;
+}
+
+/// Parses `--max-fds`: 4 (stdio and one preopen) to [`MAX_FDS`].
+pub fn parse_max_fds(s: &str) -> Result<u32, String> {
+    let n: u32 = s
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of descriptors"))?;
+    if !(4..=MAX_FDS).contains(&n) {
+        return Err(format!("must be between 4 and {MAX_FDS}"));
+    }
+    Ok(n)
 }
 
 /// Parses a byte size: a number with an optional `K`, `M` or `G` suffix

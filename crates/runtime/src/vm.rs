@@ -183,7 +183,7 @@ impl VmHost {
             .map_err(Error::Vm)?;
         }
         let data = instance_data(config)?;
-        vm.write_instance_data(&data.args, &data.env, &data.preopens)
+        vm.write_instance_data(&data.args, &data.env, &data.preopens, config.limits.max_fds)
             .map_err(Error::Vm)?;
         let mut store = Store::new(
             &self.engine,

@@ -237,14 +237,15 @@ impl Vm {
     }
 
     /// Writes the instance's arguments, environment and preopened directory
-    /// names (each a run of NUL-terminated strings) where sysd reads them:
-    /// a header of three little-endian `u32` lengths, then the three runs.
-    /// Call before the instance's first call.
+    /// names (each a run of NUL-terminated strings) and its descriptor limit
+    /// where sysd reads them (`wasc_wire::INSTANCE_DATA_HEADER`). Call
+    /// before the instance's first call.
     pub fn write_instance_data(
         &self,
         args: &[u8],
         env: &[u8],
         preopens: &[u8],
+        max_fds: u32,
     ) -> Result<(), Error> {
         let header = wasc_wire::INSTANCE_DATA_HEADER;
         let total = header + args.len() + env.len() + preopens.len();
@@ -257,6 +258,7 @@ impl Vm {
             self.ram.write(at, &(run.len() as u32).to_le_bytes())?;
             at += 4;
         }
+        self.ram.write(at, &max_fds.to_le_bytes())?;
         let mut at = base + header as u64;
         for run in [args, env, preopens] {
             self.ram.write(at, run)?;

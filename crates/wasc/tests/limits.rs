@@ -24,6 +24,23 @@ const GROW: &str = r#"(module
 /// Starts with 300 pages (18.75 MiB) of memory.
 const BIG: &str = r#"(module (memory (export "memory") 300) (func (export "_start")))"#;
 
+/// Opens the preopen's `.` until an open fails; exits with how many
+/// succeeded (or 99 if the failure was not `MFILE`).
+const OPEN_ALL: &str = r#"(module
+  (import "wasi_snapshot_preview1" "path_open"
+    (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 64) ".")
+  (func (export "_start") (local $n i32) (local $errno i32)
+    (loop $next
+      (local.set $errno (call $open (i32.const 3) (i32.const 0) (i32.const 64) (i32.const 1)
+        (i32.const 0) (i64.const 2) (i64.const 0) (i32.const 0) (i32.const 0)))
+      (if (i32.eqz (local.get $errno))
+        (then (local.set $n (i32.add (local.get $n) (i32.const 1))) (br $next))))
+    (if (i32.ne (local.get $errno) (i32.const 33)) (then (call $exit (i32.const 99))))
+    (call $exit (local.get $n))))"#;
+
 fn module(text: &str) -> tempfile::NamedTempFile {
     let file = tempfile::Builder::new()
         .suffix(".wat")
@@ -127,4 +144,24 @@ fn bad_limit_values_are_usage_errors() {
         assert_eq!(out.status, Some(2), "{options:?}: {out:?}");
         assert!(out.stderr.starts_with("error: invalid value"), "{out:?}");
     }
+}
+
+#[test]
+fn opens_past_the_descriptor_limit_fail_with_mfile() {
+    let open_all = module(OPEN_ALL);
+    let dir = tempfile::tempdir().expect("temp dir");
+    let grant = format!("{}::/d", dir.path().display());
+    for mode in &MODES[1..] {
+        for (limit, opens) in [("10", 6), ("20", 16)] {
+            let out = run(
+                mode,
+                &["--max-fds", limit, "--dir", grant.as_str()],
+                &open_all,
+            );
+            // stdio (3) and the preopen (1) count against the limit.
+            assert_eq!(out.status, Some(opens), "{mode:?} {limit}: {out:?}");
+        }
+    }
+    let out = run(&[], &["--max-fds", "3"], &open_all);
+    assert_eq!(out.status, Some(2), "below the minimum is a usage error");
 }

@@ -72,8 +72,9 @@ pub struct OpResult {
 
 /// The instance-data area ([`layout::INSTANCE_DATA`]) starts with three
 /// little-endian `u32` lengths — arguments, environment, preopened directory
-/// names — followed by the three runs of NUL-terminated strings.
-pub const INSTANCE_DATA_HEADER: usize = 12;
+/// names — and the most descriptors the instance may hold open (a `u32`),
+/// followed by the three runs of NUL-terminated strings.
+pub const INSTANCE_DATA_HEADER: usize = 16;
 
 /// Per-instance values the host writes before an instance's first call.
 /// Never inherited from a template: every instance gets its own.

@@ -45,6 +45,8 @@ pub(crate) struct FdTable {
     /// Whether the preopens have been added (on the instance's first call:
     /// the table itself is built before the instance data exists).
     pub started: bool,
+    /// How many descriptors may be open at once (at most [`MAX_FDS`]).
+    limit: usize,
 }
 
 impl Default for FdTable {
@@ -62,11 +64,24 @@ impl Default for FdTable {
         Self {
             slots,
             started: false,
+            limit: MAX_FDS,
         }
     }
 }
 
 impl FdTable {
+    /// Sets the instance's descriptor limit (0 or past [`MAX_FDS`]: the
+    /// table's size) and adds `count` preopened directories as fds 3, 4, …
+    /// (those that fit).
+    pub fn start(&mut self, count: usize, limit: usize) {
+        self.limit = if limit == 0 {
+            MAX_FDS
+        } else {
+            limit.min(MAX_FDS)
+        };
+        self.add_preopens(count);
+    }
+
     /// Adds `count` preopened directories as fds 3, 4, … (those that fit).
     pub fn add_preopens(&mut self, count: usize) {
         for i in 0..count.min(MAX_FDS - 3) {
@@ -118,8 +133,11 @@ impl FdTable {
         }
     }
 
-    /// Stores `entry` at the lowest free fd.
+    /// Stores `entry` at the lowest free fd, within the limit.
     pub fn insert(&mut self, entry: Entry) -> Result<u32, u16> {
+        if self.slots.iter().filter(|s| s.is_some()).count() >= self.limit {
+            return Err(MFILE);
+        }
         let fd = self.slots.iter().position(Option::is_none).ok_or(MFILE)?;
         self.slots[fd] = Some(entry);
         Ok(fd as u32)
@@ -176,6 +194,21 @@ mod tests {
         assert!(matches!(table.get(1).map(|e| e.kind), Ok(Kind::Dir { .. })));
         assert_eq!(table.renumber(1, 50), Err(BADF));
         assert_eq!(table.renumber(1, 1), Ok(None));
+    }
+
+    #[test]
+    fn the_instance_limit_counts_every_open_descriptor() {
+        let mut table = FdTable::default();
+        table.start(1, 6);
+        let dir = Entry {
+            handle: 9,
+            kind: Kind::Dir { preopen: None },
+        };
+        assert_eq!(table.insert(dir), Ok(4));
+        assert_eq!(table.insert(dir), Ok(5));
+        assert_eq!(table.insert(dir), Err(MFILE), "3 stdio + 1 preopen + 2");
+        table.remove(4).expect("open");
+        assert_eq!(table.insert(dir), Ok(4));
     }
 
     #[test]

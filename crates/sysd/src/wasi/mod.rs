@@ -84,6 +84,8 @@ pub struct InstanceData<'a> {
     pub args: &'a [u8],
     pub env: &'a [u8],
     pub preopens: &'a [u8],
+    /// The most descriptors the instance may hold (0: the table's size).
+    pub max_fds: u32,
 }
 
 /// How a call ended.
@@ -114,13 +116,10 @@ impl Wasi {
         sys: &mut S,
     ) -> Outcome {
         if !self.fds.started {
-            let count = sys
-                .instance_data()
-                .preopens
-                .iter()
-                .filter(|&&b| b == 0)
-                .count();
-            self.fds.add_preopens(count);
+            let data = sys.instance_data();
+            let count = data.preopens.iter().filter(|&&b| b == 0).count();
+            let limit = data.max_fds as usize;
+            self.fds.start(count, limit);
         }
         let arg = |i: usize| args.get(i).copied().unwrap_or(0);
         let mut memory = Memory {
@@ -314,6 +313,7 @@ mod tests {
                 args: self.args,
                 env: b"A=1\0",
                 preopens: b"/sandbox\0",
+                max_fds: 0,
             }
         }
         fn random(&mut self, buf: &mut [u8]) {

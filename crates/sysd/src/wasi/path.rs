@@ -480,6 +480,7 @@ pub(crate) mod tests {
                 args: b"",
                 env: b"",
                 preopens: b"/\0",
+                max_fds: 0,
             }
         }
         fn random(&mut self, _: &mut [u8]) {}

@@ -46,6 +46,12 @@ pub struct RunCommand {
     #[arg(long, value_name = "DURATION", default_value = "15m")]
     timeout: Timeout,
 
+    /// The most descriptors the module may hold open in sysd, stdio and
+    /// preopens included (4–256); past it opens fail with `MFILE`. VM
+    /// isolation only.
+    #[arg(long, value_name = "N", default_value = "256", value_parser = wasc_runtime::parse_max_fds)]
+    max_fds: u32,
+
     /// The KVM device (for tests of a missing or unusable one).
     #[arg(long, value_name = "PATH", default_value = "/dev/kvm", hide = true)]
     kvm_device: PathBuf,
@@ -69,6 +75,7 @@ impl RunCommand {
             limits: Limits {
                 max_memory: self.max_memory,
                 timeout: self.timeout.0,
+                max_fds: self.max_fds,
             },
             kvm_device: self.kvm_device,
         };

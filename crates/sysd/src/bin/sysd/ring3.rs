@@ -104,6 +104,8 @@ impl System for Ring3<'_> {
             at += len;
             left -= len;
         }
+        // SAFETY: the header is inside the instance-data area.
+        let max_fds = unsafe { base.add(12).cast::<u32>().read_volatile() };
         // SAFETY: every run lies inside the instance-data area, which the
         // host writes only before the instance's first call.
         let run =
@@ -112,6 +114,7 @@ impl System for Ring3<'_> {
             args: run(runs[0]),
             env: run(runs[1]),
             preopens: run(runs[2]),
+            max_fds,
         }
     }
 

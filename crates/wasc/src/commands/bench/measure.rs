@@ -98,6 +98,7 @@ impl Bench {
             limits: Limits {
                 max_memory: 1 << 30,
                 timeout: None,
+                max_fds: wasc_runtime::MAX_FDS,
             },
             kvm_device: PathBuf::from("/dev/kvm"),
         }
