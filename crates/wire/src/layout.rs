@@ -24,9 +24,9 @@ pub const SYSD_STACK: u64 = 0x0080_0000;
 /// Initial `rsp` of sysd.
 pub const SYSD_STACK_TOP: u64 = SYSD_STACK + PAGE_2M;
 pub const CALL_PAGE: u64 = 0x00a0_0000;
-/// The instance's arguments and environment, written by the host at
-/// instance start: `args_len: u32, env_len: u32`, then the argument strings
-/// and the environment strings, each NUL-terminated.
+/// The instance's arguments, environment, preopen names and descriptor
+/// limit, written by the host at instance start (see
+/// `crate::INSTANCE_DATA_HEADER` for the format).
 pub const INSTANCE_DATA: u64 = CALL_PAGE + 0x1_0000;
 /// The most bytes of instance data, header included.
 pub const INSTANCE_DATA_MAX: u64 = 0x10_0000;
