@@ -14,6 +14,8 @@ use wasc_wire::hostop::{HostOp, OpCode};
 struct Fake<'a> {
     memory: Vec<u8>,
     scratch: [u8; SCRATCH],
+    /// The memory file system's region (the second preopen, /tmp).
+    tmpfs: Vec<u8>,
     /// Where host answers come from.
     answers: &'a [u8],
     ops: usize,
@@ -109,12 +111,26 @@ impl System for Fake<'_> {
         let n = data.len().min(SCRATCH - offset);
         self.scratch[offset..offset + n].copy_from_slice(&data[..n]);
     }
+    fn tmpfs_len(&mut self) -> u64 {
+        self.tmpfs.len() as u64
+    }
+    fn tmpfs_read(&mut self, offset: u64, buf: &mut [u8]) {
+        let start = (offset as usize).min(self.tmpfs.len());
+        let n = buf.len().min(self.tmpfs.len() - start);
+        buf[..n].copy_from_slice(&self.tmpfs[start..start + n]);
+    }
+    fn tmpfs_write(&mut self, offset: u64, data: &[u8]) {
+        let start = (offset as usize).min(self.tmpfs.len());
+        let n = data.len().min(self.tmpfs.len() - start);
+        self.tmpfs[start..start + n].copy_from_slice(&data[..n]);
+    }
     fn instance_data(&mut self) -> InstanceData<'_> {
         InstanceData {
             args: b"prog\0arg\0",
             env: b"A=1\0",
             preopens: b"/sandbox\0/tmp\0",
             max_fds: 8,
+            tmpfs: b"262144\0",
         }
     }
     fn random(&mut self, buf: &mut [u8]) {
@@ -147,6 +163,7 @@ fuzz_target!(|data: &[u8]| {
     let mut sys = Fake {
         memory,
         scratch: [0; SCRATCH],
+        tmpfs: vec![0; 512 << 10],
         answers,
         ops: 0,
     };

@@ -125,6 +125,44 @@ pub struct RunConfig {
     pub limits: crate::Limits,
     /// The KVM device (`/dev/kvm`; tests point it elsewhere).
     pub kvm_device: PathBuf,
+    /// In-VM memory file systems (`--tmpfs`), preopened after `dirs`.
+    pub tmpfs: Vec<TmpfsMount>,
+}
+
+/// `--tmpfs GUEST[:SIZE]`: a memory file system seen by the guest at GUEST.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TmpfsMount {
+    pub guest: String,
+    /// Its byte quota.
+    pub size: u64,
+}
+
+impl TmpfsMount {
+    /// The default quota.
+    pub const DEFAULT_SIZE: u64 = 64 << 20;
+}
+
+impl FromStr for TmpfsMount {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (guest, size) = match s.rsplit_once(':') {
+            Some((guest, size)) => (guest, crate::parse_size(size)?),
+            None => (s, Self::DEFAULT_SIZE),
+        };
+        if guest.is_empty() || guest.contains('\0') {
+            return Err(format!("`{s}` does not name a guest directory"));
+        }
+        if size < 1 << 20 {
+            return Err(format!(
+                "a tmpfs needs at least 1M, `{s}` asks for {size} bytes"
+            ));
+        }
+        Ok(Self {
+            guest: guest.to_owned(),
+            size,
+        })
+    }
 }
 
 impl RunConfig {
@@ -208,6 +246,7 @@ mod tests {
             transport: Transport::Poll,
             limits: crate::Limits::default(),
             kvm_device: PathBuf::from("/dev/kvm"),
+            tmpfs: Vec::new(),
         };
         let env = config.environment().expect("utf-8 env");
         let names: Vec<_> = env.iter().map(|(k, _)| k.as_str()).collect();
@@ -225,6 +264,7 @@ mod tests {
             transport: Transport::Poll,
             limits: crate::Limits::default(),
             kvm_device: PathBuf::from("/dev/kvm"),
+            tmpfs: Vec::new(),
         };
         assert_eq!(config.argv().expect("utf-8"), ["m.wasm", "a", "--b"]);
     }

@@ -52,6 +52,11 @@ pub enum Error {
     NonUtf8Environment(String),
     #[error("{0}")]
     Vm(wasc_vmm::Error),
+    #[error(
+        "--tmpfs sizes add up to {0} bytes; at most 16 mounts and {max} bytes in all",
+        max = wasc_wire::layout::TMPFS_MAX * 7 / 8
+    )]
+    TmpfsTooLarge(u64),
     #[error("arming the --timeout timer: {0}")]
     Timer(std::io::Error),
     #[error("confining wasc with seccomp: {0}")]

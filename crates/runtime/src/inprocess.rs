@@ -59,9 +59,11 @@ impl InProcessHost {
         module: &wasmtime::Module,
         config: &RunConfig,
     ) -> Result<InProcessInstance, Error> {
+        let (wasi, scratch) = wasi_context(config)?;
         let data = InProcess {
-            wasi: wasi_context(config)?,
+            wasi,
             limits: config.limits.store_limits(),
+            _scratch: scratch,
         };
         let mut store = Store::new(&self.engine, data);
         crate::limits::apply(&mut store);
@@ -99,6 +101,8 @@ pub(crate) fn run(config: &RunConfig) -> Result<Outcome, Error> {
 struct InProcess {
     wasi: WasiP1Ctx,
     limits: StoreLimits,
+    /// Directories standing in for `--tmpfs` mounts.
+    _scratch: Vec<tempfile::TempDir>,
 }
 
 impl HasLimits for InProcess {
@@ -107,7 +111,10 @@ impl HasLimits for InProcess {
     }
 }
 
-fn wasi_context(config: &RunConfig) -> Result<WasiP1Ctx, Error> {
+/// The WASI context, and the host directories that stand in for `--tmpfs`
+/// mounts in process (fresh and empty; removed with the instance; their
+/// quotas are not enforced).
+fn wasi_context(config: &RunConfig) -> Result<(WasiP1Ctx, Vec<tempfile::TempDir>), Error> {
     let mut builder = WasiCtxBuilder::new();
     builder
         .inherit_stdio()
@@ -122,7 +129,21 @@ fn wasi_context(config: &RunConfig) -> Result<WasiP1Ctx, Error> {
                 source: into_io_error(source),
             })?;
     }
-    Ok(builder.build_p1())
+    let mut scratch = Vec::new();
+    for mount in &config.tmpfs {
+        let dir = tempfile::tempdir().map_err(|source| Error::OpenDir {
+            host: std::env::temp_dir(),
+            source,
+        })?;
+        builder
+            .preopened_dir(dir.path(), &mount.guest, FsPerms::ReadWrite)
+            .map_err(|source| Error::OpenDir {
+                host: dir.path().to_owned(),
+                source: into_io_error(source),
+            })?;
+        scratch.push(dir);
+    }
+    Ok((builder.build_p1(), scratch))
 }
 
 fn into_io_error(error: wasmtime::Error) -> std::io::Error {

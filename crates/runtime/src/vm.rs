@@ -183,8 +183,14 @@ impl VmHost {
             .map_err(Error::Vm)?;
         }
         let data = instance_data(config)?;
-        vm.write_instance_data(&data.args, &data.env, &data.preopens, config.limits.max_fds)
-            .map_err(Error::Vm)?;
+        vm.write_instance_data(
+            &data.args,
+            &data.env,
+            &data.preopens,
+            config.limits.max_fds,
+            &data.tmpfs,
+        )
+        .map_err(Error::Vm)?;
         let mut store = Store::new(
             &self.engine,
             Instance {
@@ -364,8 +370,11 @@ fn open_dirs(config: &RunConfig) -> Result<Vec<OwnedFd>, Error> {
 struct InstanceData {
     args: Vec<u8>,
     env: Vec<u8>,
-    /// Guest names of the preopened directories, in handle order.
+    /// Guest names of the preopened directories, in handle order, then of
+    /// the memory file systems.
     preopens: Vec<u8>,
+    /// Each memory file system's quota in decimal.
+    tmpfs: Vec<u8>,
 }
 
 fn instance_data(config: &RunConfig) -> Result<InstanceData, Error> {
@@ -384,10 +393,23 @@ fn instance_data(config: &RunConfig) -> Result<InstanceData, Error> {
         preopens.extend_from_slice(dir.guest.as_bytes());
         preopens.push(0);
     }
+    let mut tmpfs = Vec::new();
+    let mut total = 0u64;
+    for mount in &config.tmpfs {
+        preopens.extend_from_slice(mount.guest.as_bytes());
+        preopens.push(0);
+        tmpfs.extend_from_slice(mount.size.to_string().as_bytes());
+        tmpfs.push(0);
+        total = total.saturating_add(mount.size);
+    }
+    if total > wasc_wire::layout::TMPFS_MAX * 7 / 8 || config.tmpfs.len() > 16 {
+        return Err(Error::TmpfsTooLarge(total));
+    }
     Ok(InstanceData {
         args,
         env,
         preopens,
+        tmpfs,
     })
 }
 

@@ -48,6 +48,11 @@ pub fn write_page_tables(ram: &GuestRam) -> Result<(), Error> {
         let entry = if flags == 0 { 0 } else { address | flags };
         ram.write_u64(PD_LOW + 8 * i as u64, entry)?;
     }
+    for page in 0..layout::TMPFS_MAX / PAGE_2M {
+        let address = layout::TMPFS + page * PAGE_2M;
+        let entry = address | PRESENT | WRITABLE | USER | HUGE | NO_EXECUTE;
+        ram.write_u64(PD_LOW + 8 * (address / PAGE_2M), entry)?;
+    }
     Ok(())
 }
 

@@ -236,9 +236,9 @@ impl Vm {
         self.failed
     }
 
-    /// Writes the instance's arguments, environment and preopened directory
-    /// names (each a run of NUL-terminated strings) and its descriptor limit
-    /// where sysd reads them (`wasc_wire::INSTANCE_DATA_HEADER`). Call
+    /// Writes the instance's arguments, environment, preopened directory
+    /// names and memory file system quotas (each a run of NUL-terminated
+    /// strings) and its descriptor limit where sysd reads them (`wasc_wire::INSTANCE_DATA_HEADER`). Call
     /// before the instance's first call.
     pub fn write_instance_data(
         &self,
@@ -246,9 +246,10 @@ impl Vm {
         env: &[u8],
         preopens: &[u8],
         max_fds: u32,
+        tmpfs: &[u8],
     ) -> Result<(), Error> {
         let header = wasc_wire::INSTANCE_DATA_HEADER;
-        let total = header + args.len() + env.len() + preopens.len();
+        let total = header + args.len() + env.len() + preopens.len() + tmpfs.len();
         if total as u64 > layout::INSTANCE_DATA_MAX {
             return Err(Error::InstanceDataTooLarge(total));
         }
@@ -259,8 +260,10 @@ impl Vm {
             at += 4;
         }
         self.ram.write(at, &max_fds.to_le_bytes())?;
+        self.ram
+            .write(at + 4, &(tmpfs.len() as u32).to_le_bytes())?;
         let mut at = base + header as u64;
-        for run in [args, env, preopens] {
+        for run in [args, env, preopens, tmpfs] {
             self.ram.write(at, run)?;
             at += run.len() as u64;
         }

@@ -165,3 +165,39 @@ fn opens_past_the_descriptor_limit_fail_with_mfile() {
     let out = run(&[], &["--max-fds", "3"], &open_all);
     assert_eq!(out.status, Some(2), "below the minimum is a usage error");
 }
+
+/// Writes 64 KiB at a time to `/t/big` until a write fails or 4 MiB are
+/// written; exits with the failing errno (0 if none failed).
+const FILL: &str = r#"(module
+  (import "wasi_snapshot_preview1" "path_open"
+    (func $open (param i32 i32 i32 i32 i32 i64 i64 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") 2)
+  (data (i32.const 16) "\00\00\01\00\00\00\01\00")
+  (data (i32.const 64) "big")
+  (func (export "_start") (local $i i32) (local $errno i32)
+    (local.set $errno (call $open (i32.const 3) (i32.const 0) (i32.const 64) (i32.const 3)
+      (i32.const 1) (i64.const 64) (i64.const 0) (i32.const 0) (i32.const 8)))
+    (if (local.get $errno) (then (call $exit (i32.add (i32.const 100) (local.get $errno)))))
+    (loop $next
+      (local.set $errno (call $write (i32.load (i32.const 8)) (i32.const 16) (i32.const 1) (i32.const 0)))
+      (if (local.get $errno) (then (call $exit (local.get $errno))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if $next (i32.lt_u (local.get $i) (i32.const 64))))
+    (call $exit (i32.const 0))))"#;
+
+#[test]
+fn a_tmpfs_past_its_size_answers_nospc() {
+    let fill = module(FILL);
+    for mode in &MODES[1..] {
+        let small = run(mode, &["--tmpfs", "/t:1M"], &fill);
+        assert_eq!(small.status, Some(51), "{mode:?}: {small:?}");
+        let large = run(mode, &["--tmpfs", "/t:8M"], &fill);
+        assert_eq!(large.status, Some(0), "{mode:?}: {large:?}");
+    }
+    let out = run(&[], &["--tmpfs", "/t:4K"], &fill);
+    assert_eq!(out.status, Some(2), "a tmpfs under 1M is a usage error");
+    let out = run(&[], &["--tmpfs", "/t:1G"], &fill);
+    assert_eq!(out.status, Some(1), "more than the region holds: {out:?}");
+}

@@ -48,6 +48,46 @@ differential! {
         .file("existing.txt", b"x");
 }
 
+/// The file-system cases again, on an in-VM memory file system
+/// (`--tmpfs /sandbox`, fixtures made by the guest): status, stdout and
+/// stderr must equal the reference recorded on a real directory. In
+/// process, an empty temporary directory stands in for the tmpfs.
+fn check_on_tmpfs(case: Case, mode: Mode) {
+    let name = case.name.clone();
+    let observed = run(&case.on_tmpfs(), mode);
+    let golden = std::fs::read_to_string(format!(
+        "{}/tests/expected/{name}.txt",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("golden report");
+    let expected = golden.split("--- tree\n").next().expect("a report");
+    let report = observed.report();
+    let actual = report.split("--- tree\n").next().expect("a report");
+    assert_eq!(actual, expected, "{name} on a tmpfs under {mode:?}");
+}
+
+macro_rules! on_tmpfs {
+    ($($name:ident => $case:expr;)*) => {
+        $(
+            #[allow(non_snake_case)]
+            mod $name {
+                use super::*;
+                #[test] fn None() { check_on_tmpfs($case, Mode::None) }
+                #[test] fn VmSync() { check_on_tmpfs($case, Mode::VmSync) }
+                #[test] fn VmPoll() { check_on_tmpfs($case, Mode::VmPoll) }
+            }
+        )*
+    };
+}
+
+on_tmpfs! {
+    tmpfs_files => Case::new("files", guests::FILES).file("existing.txt", b"0123456789");
+    tmpfs_dirs => Case::new("dirs", guests::DIRS).file("file.txt", b"file").file("full/x", b"x");
+    tmpfs_links => Case::new("links", guests::LINKS).file("target.txt", b"target");
+    tmpfs_fd_ops => Case::new("fd_ops", guests::FD_OPS).file("a.txt", b"A").file("b.txt", b"B");
+    tmpfs_poll => Case::new("poll", guests::POLL).file("data.txt", b"data");
+}
+
 /// Every case of the `bad_args` guest (pointers outside memory, bad UTF-8,
 /// enum values and flags outside their types), each in its own process,
 /// gathered into one report: which calls answer with an errno and which end

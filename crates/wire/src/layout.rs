@@ -10,6 +10,7 @@
 //! 0x0060_0000  guard         not mapped: catches stack overflow
 //! 0x0080_0000  sysd stack    user, read + write, no execute; grows down
 //! 0x00a0_0000  call page     user, read + write, no execute
+//! 0x00c0_0000  tmpfs         user, read + write, no execute (256 MiB)
 //! 0x1_0000_0000 Wasm linear memory window (up to 4 GiB), user, rw, no execute
 //! ```
 
@@ -30,8 +31,14 @@ pub const CALL_PAGE: u64 = 0x00a0_0000;
 pub const INSTANCE_DATA: u64 = CALL_PAGE + 0x1_0000;
 /// The most bytes of instance data, header included.
 pub const INSTANCE_DATA_MAX: u64 = 0x10_0000;
+/// In-VM memory file systems (`--tmpfs`): sysd's own memory, never the
+/// host's files. Mapped user read-write, no execute; pages cost nothing
+/// until written.
+pub const TMPFS: u64 = CALL_PAGE + PAGE_2M;
+/// The most bytes all of an instance's memory file systems may use.
+pub const TMPFS_MAX: u64 = 256 << 20;
 /// End of the guest RAM slot.
-pub const RAM_END: u64 = CALL_PAGE + PAGE_2M;
+pub const RAM_END: u64 = TMPFS + TMPFS_MAX;
 
 /// Where the function's linear memory appears in sysd's address space.
 pub const WINDOW: u64 = 0x1_0000_0000;

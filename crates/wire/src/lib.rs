@@ -70,11 +70,14 @@ pub struct OpResult {
     pub value: u64,
 }
 
-/// The instance-data area ([`layout::INSTANCE_DATA`]) starts with three
-/// little-endian `u32` lengths — arguments, environment, preopened directory
-/// names — and the most descriptors the instance may hold open (a `u32`),
-/// followed by the three runs of NUL-terminated strings.
-pub const INSTANCE_DATA_HEADER: usize = 16;
+/// The instance-data area ([`layout::INSTANCE_DATA`]) starts with five
+/// little-endian `u32`s — the lengths of the arguments, the environment and
+/// the preopened directories' guest names, the most descriptors the
+/// instance may hold open, and the length of the memory file systems'
+/// quotas — followed by the four runs of NUL-terminated strings (the
+/// quotas are decimal byte counts; their mounts' names are the last
+/// preopen names).
+pub const INSTANCE_DATA_HEADER: usize = 20;
 
 /// Per-instance values the host writes before an instance's first call.
 /// Never inherited from a template: every instance gets its own.

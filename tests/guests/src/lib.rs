@@ -43,7 +43,29 @@ pub fn show<T: Debug>(label: &str, result: Result<T, Errno>) -> Option<T> {
 }
 
 /// Finds the preopened directory the guest sees as `name`.
+/// With `WASC_GUEST_FIXTURES=path=contents;…` in the environment (runs on a
+/// memory file system, which starts empty), creates those files under
+/// `/sandbox` first — what the test harness puts in a granted directory.
+fn make_fixtures() {
+    static DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if DONE.swap(true, std::sync::atomic::Ordering::SeqCst) {
+        return;
+    }
+    let Ok(spec) = std::env::var("WASC_GUEST_FIXTURES") else {
+        return;
+    };
+    for item in spec.split(';').filter(|s| !s.is_empty()) {
+        let (path, contents) = item.split_once('=').expect("path=contents");
+        let full = format!("/sandbox/{path}");
+        if let Some((parent, _)) = full.rsplit_once('/') {
+            std::fs::create_dir_all(parent).expect("fixture directory");
+        }
+        std::fs::write(&full, contents).expect("fixture file");
+    }
+}
+
 pub fn preopen(name: &str) -> Fd {
+    make_fixtures();
     for fd in 3..64 {
         // SAFETY: plain WASI calls on our own buffers.
         let Ok(prestat) = (unsafe { wasi::fd_prestat_get(fd) }) else {

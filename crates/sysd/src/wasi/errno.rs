@@ -18,3 +18,4 @@ pub(crate) const NOTSUP: u16 = 58;
 pub(crate) const OVERFLOW: u16 = 61;
 pub(crate) const PERM: u16 = 63;
 pub(crate) const SPIPE: u16 = 70;
+pub(crate) const XDEV: u16 = 75;

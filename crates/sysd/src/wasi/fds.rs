@@ -71,15 +71,28 @@ impl Default for FdTable {
 
 impl FdTable {
     /// Sets the instance's descriptor limit (0 or past [`MAX_FDS`]: the
-    /// table's size) and adds `count` preopened directories as fds 3, 4, …
-    /// (those that fit).
-    pub fn start(&mut self, count: usize, limit: usize) {
+    /// table's size), adds `count` preopened host directories as fds 3, 4,
+    /// … and then the roots of `tmpfs` memory file systems (those that
+    /// fit).
+    pub fn start(&mut self, count: usize, tmpfs: usize, limit: usize) {
         self.limit = if limit == 0 {
             MAX_FDS
         } else {
             limit.min(MAX_FDS)
         };
         self.add_preopens(count);
+        // Then the memory file systems' roots, after the host directories.
+        for j in 0..tmpfs {
+            let fd = 3 + count + j;
+            if fd < MAX_FDS {
+                self.slots[fd] = Some(Entry {
+                    handle: super::tmpfs::TMPFS_BIT | j as u32,
+                    kind: Kind::Dir {
+                        preopen: Some((count + j) as u32),
+                    },
+                });
+            }
+        }
     }
 
     /// Adds `count` preopened directories as fds 3, 4, … (those that fit).
@@ -199,7 +212,7 @@ mod tests {
     #[test]
     fn the_instance_limit_counts_every_open_descriptor() {
         let mut table = FdTable::default();
-        table.start(1, 6);
+        table.start(1, 0, 6);
         let dir = Entry {
             handle: 9,
             kind: Kind::Dir { preopen: None },

@@ -12,6 +12,15 @@ use super::System;
 pub(crate) fn op<S: System>(sys: &mut S, code: OpCode, args: &[u64]) -> Result<u64, u16> {
     let mut words = [0u64; 6];
     words[..args.len()].copy_from_slice(args);
+    // Ops on a memory file system's handles never leave sysd; a rename or
+    // link between it and a host directory is a cross-device one.
+    let in_tmpfs = code != OpCode::Wait && super::tmpfs::owns(words[0]);
+    if matches!(code, OpCode::Rename | OpCode::Link) && in_tmpfs != super::tmpfs::owns(words[2]) {
+        return Err(super::errno::XDEV);
+    }
+    if in_tmpfs {
+        return super::tmpfs::execute(sys, code, &words);
+    }
     sys.host_op(HostOp {
         op: code as u32,
         reserved: 0,

@@ -21,6 +21,7 @@ mod host;
 mod memory;
 mod path;
 mod poll;
+pub mod tmpfs;
 mod tree;
 
 use wasc_wire::hostop::{HostOp, SCRATCH_LEN};
@@ -47,6 +48,12 @@ pub trait System {
     fn read_scratch(&mut self, offset: usize, buf: &mut [u8]);
     /// Copies `data` into the scratch area at `offset` (clamped likewise).
     fn write_scratch(&mut self, offset: usize, data: &[u8]);
+    /// The size of the memory file systems' region (0: none).
+    fn tmpfs_len(&mut self) -> u64;
+    /// Copies the region at `offset` into `buf` (clamped to the region).
+    fn tmpfs_read(&mut self, offset: u64, buf: &mut [u8]);
+    /// Copies `data` into the region at `offset` (clamped to the region).
+    fn tmpfs_write(&mut self, offset: u64, data: &[u8]);
     /// The instance's arguments, environment and preopen names.
     fn instance_data(&mut self) -> InstanceData<'_>;
     /// Fills `buf` from sysd's CSPRNG.
@@ -86,6 +93,10 @@ pub struct InstanceData<'a> {
     pub preopens: &'a [u8],
     /// The most descriptors the instance may hold (0: the table's size).
     pub max_fds: u32,
+    /// The byte quota of each memory file system, as decimal strings, each
+    /// NUL-terminated. Their guest names are the last entries of
+    /// `preopens`.
+    pub tmpfs: &'a [u8],
 }
 
 /// How a call ended.
@@ -116,10 +127,7 @@ impl Wasi {
         sys: &mut S,
     ) -> Outcome {
         if !self.fds.started {
-            let data = sys.instance_data();
-            let count = data.preopens.iter().filter(|&&b| b == 0).count();
-            let limit = data.max_fds as usize;
-            self.fds.start(count, limit);
+            self.start(sys);
         }
         let arg = |i: usize| args.get(i).copied().unwrap_or(0);
         let mut memory = Memory {
@@ -131,6 +139,30 @@ impl Wasi {
             Err(Stopped::Exit(status)) => Outcome::Exit(status),
             Err(Stopped::Stop(stop)) => stop.outcome(),
         }
+    }
+
+    /// The instance's first call: descriptors for the preopens, and the
+    /// memory file systems formatted.
+    fn start<S: System>(&mut self, sys: &mut S) {
+        let mut quotas = [0u64; 16];
+        let (names, limit, mounts) = {
+            let data = sys.instance_data();
+            let names = data.preopens.iter().filter(|&&b| b == 0).count();
+            let mut mounts = 0;
+            for size in data.tmpfs.split(|&b| b == 0).filter(|s| !s.is_empty()) {
+                if mounts == quotas.len() {
+                    break;
+                }
+                quotas[mounts] = core::str::from_utf8(size)
+                    .ok()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
+                mounts += 1;
+            }
+            (names, data.max_fds as usize, mounts)
+        };
+        tmpfs::format(sys, &quotas[..mounts]);
+        self.fds.start(names.saturating_sub(mounts), mounts, limit);
     }
 
     fn dispatch<S: System>(
@@ -308,12 +340,18 @@ mod tests {
         fn write_scratch(&mut self, offset: usize, data: &[u8]) {
             self.scratch[offset..offset + data.len()].copy_from_slice(data);
         }
+        fn tmpfs_len(&mut self) -> u64 {
+            0
+        }
+        fn tmpfs_read(&mut self, _: u64, _: &mut [u8]) {}
+        fn tmpfs_write(&mut self, _: u64, _: &[u8]) {}
         fn instance_data(&mut self) -> InstanceData<'_> {
             InstanceData {
                 args: self.args,
                 env: b"A=1\0",
                 preopens: b"/sandbox\0",
                 max_fds: 0,
+                tmpfs: b"",
             }
         }
         fn random(&mut self, buf: &mut [u8]) {

@@ -475,12 +475,18 @@ pub(crate) mod tests {
         fn write_scratch(&mut self, offset: usize, data: &[u8]) {
             self.scratch[offset..offset + data.len()].copy_from_slice(data);
         }
+        fn tmpfs_len(&mut self) -> u64 {
+            0
+        }
+        fn tmpfs_read(&mut self, _: u64, _: &mut [u8]) {}
+        fn tmpfs_write(&mut self, _: u64, _: &[u8]) {}
         fn instance_data(&mut self) -> InstanceData<'_> {
             InstanceData {
                 args: b"",
                 env: b"",
                 preopens: b"/\0",
                 max_fds: 0,
+                tmpfs: b"",
             }
         }
         fn random(&mut self, _: &mut [u8]) {}

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use wasc_runtime::{DirMapping, EnvVar, Isolation, Limits, Outcome, RunConfig, Timeout, Transport};
+use wasc_runtime::{
+    DirMapping, EnvVar, Isolation, Limits, Outcome, RunConfig, Timeout, TmpfsMount, Transport,
+};
 
 /// The exit status `wasmtime run` uses for a trap on Unix: that of a process
 /// killed by SIGABRT.
@@ -20,6 +22,13 @@ pub struct RunCommand {
     /// the host path as written).
     #[arg(long = "dir", value_name = "HOST_DIR[::GUEST_DIR]")]
     dirs: Vec<DirMapping>,
+
+    /// An in-VM memory file system seen by the guest at GUEST_DIR, of SIZE
+    /// bytes (K, M or G; default 64M); writes past it fail with `NOSPC`.
+    /// With `--isolation none`, an empty temporary host directory stands in
+    /// (no size limit).
+    #[arg(long = "tmpfs", value_name = "GUEST_DIR[:SIZE]")]
+    tmpfs: Vec<TmpfsMount>,
 
     /// Pass an environment variable to the guest; `--env NAME` passes the
     /// host's value through if it has one.
@@ -78,6 +87,7 @@ impl RunCommand {
                 max_fds: self.max_fds,
             },
             kvm_device: self.kvm_device,
+            tmpfs: self.tmpfs,
         };
         Ok(match wasc_runtime::run(&config)? {
             Outcome::Exited(status) => exit_code(status),

@@ -55,6 +55,9 @@ pub struct Case {
     pub files: Vec<(String, Vec<u8>)>,
     /// Grant the directory at `/sandbox`.
     pub grant: bool,
+    /// Mount a memory file system at `/sandbox` instead (`--tmpfs`); the
+    /// guest creates the fixture files itself (`WASC_GUEST_FIXTURES`).
+    pub tmpfs: bool,
 }
 
 impl Case {
@@ -67,7 +70,15 @@ impl Case {
             stdin: Vec::new(),
             files: Vec::new(),
             grant: true,
+            tmpfs: false,
         }
+    }
+
+    /// Runs on `--tmpfs /sandbox` with the fixtures made by the guest.
+    pub fn on_tmpfs(mut self) -> Self {
+        self.tmpfs = true;
+        self.grant = false;
+        self
     }
 
     pub fn args(mut self, args: &[&str]) -> Self {
@@ -154,6 +165,16 @@ pub fn run(case: &Case, mode: Mode) -> Observed {
     if case.grant {
         cmd.arg("--dir")
             .arg(format!("{}::/sandbox", sandbox.display()));
+    }
+    if case.tmpfs {
+        cmd.arg("--tmpfs").arg("/sandbox");
+        let fixtures: Vec<String> = case
+            .files
+            .iter()
+            .map(|(path, contents)| format!("{path}={}", String::from_utf8_lossy(contents)))
+            .collect();
+        cmd.arg("--env")
+            .arg(format!("WASC_GUEST_FIXTURES={}", fixtures.join(";")));
     }
     for var in &case.env {
         cmd.arg("--env").arg(var);

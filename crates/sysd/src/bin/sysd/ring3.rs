@@ -39,6 +39,12 @@ extern "C" fn main() -> ! {
     })
 }
 
+/// `offset..offset + len` clamped to the tmpfs region.
+fn tmpfs_range(offset: u64, len: usize) -> (u64, usize) {
+    let offset = offset.min(layout::TMPFS_MAX);
+    (offset, len.min((layout::TMPFS_MAX - offset) as usize))
+}
+
 /// `offset..offset + len` clamped to the scratch area.
 fn scratch_range(offset: usize, len: usize) -> (usize, usize) {
     let offset = offset.min(wasc_sysd::wasi::SCRATCH);
@@ -88,16 +94,38 @@ impl System for Ring3<'_> {
         }
     }
 
+    fn tmpfs_len(&mut self) -> u64 {
+        // The whole region is mapped; mounts' quotas bound what is used.
+        layout::TMPFS_MAX
+    }
+
+    fn tmpfs_read(&mut self, offset: u64, buf: &mut [u8]) {
+        let (offset, len) = tmpfs_range(offset, buf.len());
+        let src = (layout::TMPFS + offset) as *const u8;
+        // SAFETY: `tmpfs_range` keeps the access inside the tmpfs region,
+        // mapped read-write for ring 3 and used by nothing else.
+        unsafe { core::ptr::copy_nonoverlapping(src, buf.as_mut_ptr(), len) }
+    }
+
+    fn tmpfs_write(&mut self, offset: u64, data: &[u8]) {
+        let (offset, len) = tmpfs_range(offset, data.len());
+        let dst = (layout::TMPFS + offset) as *mut u8;
+        // SAFETY: as in `tmpfs_read`.
+        unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), dst, len) }
+    }
+
     fn instance_data(&mut self) -> InstanceData<'_> {
         let base = layout::INSTANCE_DATA as *const u8;
         let header = wasc_wire::INSTANCE_DATA_HEADER;
         let mut left = layout::INSTANCE_DATA_MAX as usize - header;
-        let mut runs = [(0usize, 0usize); 3];
+        let mut runs = [(0usize, 0usize); 4];
         let mut at = header;
         for (i, run) in runs.iter_mut().enumerate() {
+            // The lengths are words 0, 1, 2 and 4 (3 is the fd limit).
+            let word = if i < 3 { i } else { 4 };
             // SAFETY: the header is inside the instance-data area, mapped
             // for ring 3.
-            let len = unsafe { base.add(4 * i).cast::<u32>().read_volatile() } as usize;
+            let len = unsafe { base.add(4 * word).cast::<u32>().read_volatile() } as usize;
             // The host wrote these lengths; bound them anyway.
             let len = len.min(left);
             *run = (at, len);
@@ -115,6 +143,7 @@ impl System for Ring3<'_> {
             env: run(runs[1]),
             preopens: run(runs[2]),
             max_fds,
+            tmpfs: run(runs[3]),
         }
     }
 

@@ -12,6 +12,8 @@ pub enum Call {
     Clock,
     /// `fd_write` of one byte to a file in the granted directory.
     WriteFile,
+    /// `fd_write` of one byte to a file on the memory file system (fd 4).
+    WriteTmpfs,
     /// `fd_pread` of 4 KiB from a file in the granted directory.
     Pread,
     /// `path_open` of a file, then `fd_close`.
@@ -25,7 +27,8 @@ impl Call {
         match self {
             Call::Args => "args_sizes_get",
             Call::Clock => "clock_time_get",
-            Call::WriteFile => "fd_write 1 B to a file",
+            Call::WriteFile => "fd_write 1 B to a host file",
+            Call::WriteTmpfs => "fd_write 1 B to a tmpfs file",
             Call::Pread => "fd_pread 4 KiB from a file",
             Call::OpenClose => "path_open + fd_close",
             Call::Readdir => "fd_readdir (16 entries)",
@@ -46,6 +49,10 @@ impl Call {
             ),
             Call::WriteFile => (
                 "(call $check (call $open (i32.const 3) (i32.const 0) (i32.const 144) (i32.const 7) (i32.const 0) (i64.const 64) (i64.const 0) (i32.const 0) (i32.const 8)))",
+                "(call $check (call $write (i32.load (i32.const 8)) (i32.const 16) (i32.const 1) (i32.const 0)))",
+            ),
+            Call::WriteTmpfs => (
+                "(call $check (call $open (i32.const 4) (i32.const 0) (i32.const 144) (i32.const 7) (i32.const 1) (i64.const 64) (i64.const 0) (i32.const 0) (i32.const 8)))",
                 "(call $check (call $write (i32.load (i32.const 8)) (i32.const 16) (i32.const 1) (i32.const 0)))",
             ),
             Call::Pread => (

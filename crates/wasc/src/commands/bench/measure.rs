@@ -101,6 +101,12 @@ impl Bench {
                 max_fds: wasc_runtime::MAX_FDS,
             },
             kvm_device: PathBuf::from("/dev/kvm"),
+            // fd 4: in a VM an in-VM memory file system; in process an
+            // empty temporary directory.
+            tmpfs: vec![wasc_runtime::TmpfsMount {
+                guest: "/tmp".into(),
+                size: 64 << 20,
+            }],
         }
     }
 

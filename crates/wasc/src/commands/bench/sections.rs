@@ -216,13 +216,14 @@ fn calls(plan: &Plan, bench: &mut Bench) -> anyhow::Result<String> {
         Mode::Vm(Transport::Poll, VmSource::Template),
     ];
     let mut out = format!(
-        "\n## WASI call cost\n\nA guest makes one call N = {} times; the cost of a call is\n(median t(N) − median t(0)) / N over {} instances each, so instance\nstart-up cancels out. Exits are `KVM_RUN` returns per call. Files live in a\nhost directory granted with `--dir` (there is no `--tmpfs` yet).\n\n| call | none ns | VM sync ns | exits | VM poll ns | exits | best VM / none |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+        "\n## WASI call cost\n\nA guest makes one call N = {} times; the cost of a call is\n(median t(N) − median t(0)) / N over {} instances each, so instance\nstart-up cancels out. Exits are `KVM_RUN` returns per call. Host files live\nin a directory granted with `--dir`; the tmpfs file is on `--tmpfs /tmp`\nin a VM (sysd's memory, no host op) and in an empty host directory in\nprocess.\n\n| call | none ns | VM sync ns | exits | VM poll ns | exits | best VM / none |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n",
         plan.calls, plan.call_runs
     );
     let mut worst: f64 = 0.0;
     for call in [
         Call::Clock,
         Call::WriteFile,
+        Call::WriteTmpfs,
         Call::Pread,
         Call::OpenClose,
         Call::Readdir,
@@ -377,7 +378,7 @@ fn sqlite(plan: &Plan) -> anyhow::Result<String> {
         }
     }
     let mut out = format!(
-        "\n## SQLite\n\nThe SQLite amalgamation (`rusqlite` bundled, compiled for `wasm32-wasip1`\nwith Debian's clang-14 and wasi-libc), speedtest1-style with {rows} rows,\non a database in a host directory granted with `--dir` (there is no\n`--tmpfs` yet), {runs} whole-process runs per mode. Phase times come from\nthe guest's monotonic clock; `process` is the whole `wasc run` (module\ncompilation included). Medians in ms.\n\n| phase | none | VM sync | VM poll | best VM / none |\n| --- | ---: | ---: | ---: | ---: |\n"
+        "\n## SQLite\n\nThe SQLite amalgamation (`rusqlite` bundled, compiled for `wasm32-wasip1`\nwith Debian's clang-14 and wasi-libc), speedtest1-style with {rows} rows,\non a database in a host directory granted with `--dir`, {runs}\nwhole-process runs per mode. Phase times come from\nthe guest's monotonic clock; `process` is the whole `wasc run` (module\ncompilation included). Medians in ms.\n\n| phase | none | VM sync | VM poll | best VM / none |\n| --- | ---: | ---: | ---: | ---: |\n"
     );
     let mut total_ratio = f64::MAX;
     for (name, per_mode) in &phases {
