@@ -53,8 +53,8 @@ pub enum Error {
     #[error("{0}")]
     Vm(wasc_vmm::Error),
     #[error(
-        "--tmpfs sizes add up to {0} bytes; at most 16 mounts and {max} bytes in all",
-        max = wasc_wire::layout::TMPFS_MAX * 7 / 8
+        "--tmpfs sizes add up to {0} bytes; at most 16 mounts and about {max} MiB in all",
+        max = wasc_wire::layout::TMPFS_MAX / 8 * 7 >> 20
     )]
     TmpfsTooLarge(u64),
     #[error("arming the --timeout timer: {0}")]

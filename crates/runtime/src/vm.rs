@@ -183,6 +183,9 @@ impl VmHost {
             .map_err(Error::Vm)?;
         }
         let data = instance_data(config)?;
+        let quotas = config.tmpfs.iter().map(|m| m.size).sum();
+        vm.map_tmpfs(wasc_wire::layout::tmpfs_region(quotas))
+            .map_err(Error::Vm)?;
         vm.write_instance_data(
             &data.args,
             &data.env,
@@ -402,7 +405,9 @@ fn instance_data(config: &RunConfig) -> Result<InstanceData, Error> {
         tmpfs.push(0);
         total = total.saturating_add(mount.size);
     }
-    if total > wasc_wire::layout::TMPFS_MAX * 7 / 8 || config.tmpfs.len() > 16 {
+    if wasc_wire::layout::tmpfs_region(total) >= wasc_wire::layout::TMPFS_MAX
+        || config.tmpfs.len() > 16
+    {
         return Err(Error::TmpfsTooLarge(total));
     }
     Ok(InstanceData {

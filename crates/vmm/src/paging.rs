@@ -48,9 +48,20 @@ pub fn write_page_tables(ram: &GuestRam) -> Result<(), Error> {
         let entry = if flags == 0 { 0 } else { address | flags };
         ram.write_u64(PD_LOW + 8 * i as u64, entry)?;
     }
+    Ok(())
+}
+
+/// Maps `len` bytes (whole 2 MiB pages) of the tmpfs region, user
+/// read-write and never executable, and unmaps the rest of it.
+pub fn map_tmpfs(ram: &GuestRam, len: u64) -> Result<(), Error> {
+    let pages = len.min(layout::TMPFS_MAX).div_ceil(PAGE_2M);
     for page in 0..layout::TMPFS_MAX / PAGE_2M {
         let address = layout::TMPFS + page * PAGE_2M;
-        let entry = address | PRESENT | WRITABLE | USER | HUGE | NO_EXECUTE;
+        let entry = if page < pages {
+            address | PRESENT | WRITABLE | USER | HUGE | NO_EXECUTE
+        } else {
+            0
+        };
         ram.write_u64(PD_LOW + 8 * (address / PAGE_2M), entry)?;
     }
     Ok(())

@@ -19,6 +19,8 @@ use crate::{
 
 /// The KVM slot of the linear-memory window.
 const WINDOW_SLOT: u32 = 1;
+/// The KVM slot of the tmpfs region.
+const TMPFS_SLOT: u32 = 2;
 
 /// A booted sysd VM. Dropping it destroys the VM and frees its memory.
 #[derive(Debug)]
@@ -36,6 +38,8 @@ pub struct Vm {
     /// A call failed in a way that leaves sysd's state unknown; the VM must
     /// not be reused.
     pub(crate) failed: bool,
+    /// The tmpfs region, if this instance has one.
+    pub(crate) tmpfs: Option<GuestRam>,
 }
 
 impl Vm {
@@ -94,6 +98,7 @@ impl Vm {
             seq: 0,
             window: None,
             failed: false,
+            tmpfs: None,
         }
     }
 
@@ -226,6 +231,7 @@ impl Vm {
     pub(crate) fn reset(&mut self, template: &Template) -> Result<(), Error> {
         debug_assert_eq!(self.ram.len(), template.len());
         self.unmap_window()?;
+        self.unmap_tmpfs()?;
         self.ram.discard()?;
         self.restore(template)?;
         self.begin_instance()
@@ -327,6 +333,48 @@ impl Vm {
         if self.window.take().is_some() {
             self.set_window_slot(0, 0)?;
             paging::map_window(&self.ram, 0)?;
+        }
+        Ok(())
+    }
+
+    /// Gives this instance a tmpfs region of `len` bytes (whole 2 MiB
+    /// pages, at most `layout::TMPFS_MAX`): fresh zeroed memory of its own
+    /// in a KVM slot at `layout::TMPFS`, mapped into sysd. 0 removes it.
+    pub fn map_tmpfs(&mut self, len: u64) -> Result<(), Error> {
+        let len = len.min(layout::TMPFS_MAX).div_ceil(layout::PAGE_2M) * layout::PAGE_2M;
+        self.unmap_tmpfs()?;
+        if len == 0 {
+            return Ok(());
+        }
+        let region = GuestRam::new(len as usize)?;
+        let slot = kvm_userspace_memory_region {
+            slot: TMPFS_SLOT,
+            flags: 0,
+            guest_phys_addr: layout::TMPFS,
+            memory_size: len,
+            userspace_addr: region.host_address(),
+        };
+        // SAFETY: `region` is kept in `self.tmpfs` until the slot is deleted
+        // (`unmap_tmpfs`, which runs before it is dropped).
+        unsafe { self.vm.set_user_memory_region(slot) }.map_err(Error::AttachWindow)?;
+        paging::map_tmpfs(&self.ram, len)?;
+        self.tmpfs = Some(region);
+        Ok(())
+    }
+
+    /// Removes the tmpfs region and frees its memory.
+    pub fn unmap_tmpfs(&mut self) -> Result<(), Error> {
+        if let Some(region) = self.tmpfs.take() {
+            let slot = kvm_userspace_memory_region {
+                slot: TMPFS_SLOT,
+                flags: 0,
+                guest_phys_addr: layout::TMPFS,
+                memory_size: 0,
+                userspace_addr: region.host_address(),
+            };
+            // SAFETY: size 0 deletes the slot.
+            unsafe { self.vm.set_user_memory_region(slot) }.map_err(Error::AttachWindow)?;
+            paging::map_tmpfs(&self.ram, 0)?;
         }
         Ok(())
     }

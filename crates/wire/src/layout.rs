@@ -10,7 +10,8 @@
 //! 0x0060_0000  guard         not mapped: catches stack overflow
 //! 0x0080_0000  sysd stack    user, read + write, no execute; grows down
 //! 0x00a0_0000  call page     user, read + write, no execute
-//! 0x00c0_0000  tmpfs         user, read + write, no execute (256 MiB)
+//! 0x00c0_0000  tmpfs         user, read + write, no execute (if any; up
+//!                            to 256 MiB, a KVM slot of its own)
 //! 0x1_0000_0000 Wasm linear memory window (up to 4 GiB), user, rw, no execute
 //! ```
 
@@ -31,14 +32,32 @@ pub const CALL_PAGE: u64 = 0x00a0_0000;
 pub const INSTANCE_DATA: u64 = CALL_PAGE + 0x1_0000;
 /// The most bytes of instance data, header included.
 pub const INSTANCE_DATA_MAX: u64 = 0x10_0000;
-/// In-VM memory file systems (`--tmpfs`): sysd's own memory, never the
-/// host's files. Mapped user read-write, no execute; pages cost nothing
-/// until written.
-pub const TMPFS: u64 = CALL_PAGE + PAGE_2M;
-/// The most bytes all of an instance's memory file systems may use.
-pub const TMPFS_MAX: u64 = 256 << 20;
 /// End of the guest RAM slot.
-pub const RAM_END: u64 = TMPFS + TMPFS_MAX;
+pub const RAM_END: u64 = CALL_PAGE + PAGE_2M;
+/// In-VM memory file systems (`--tmpfs`): sysd's own memory, never the
+/// host's files, in a KVM slot of its own that exists only for instances
+/// with a tmpfs. Mapped user read-write, no execute; pages cost nothing
+/// until written.
+pub const TMPFS: u64 = RAM_END;
+/// The largest tmpfs region.
+pub const TMPFS_MAX: u64 = 256 << 20;
+
+/// The region an instance's memory file systems need for quotas adding up
+/// to `quotas` bytes: room for the metadata, whole 2 MiB pages, at most
+/// [`TMPFS_MAX`]. Host and sysd compute it alike.
+pub const fn tmpfs_region(quotas: u64) -> u64 {
+    if quotas == 0 {
+        return 0;
+    }
+    let with_metadata = quotas.saturating_add(quotas / 8).saturating_add(PAGE_2M);
+    let pages = with_metadata.div_ceil(PAGE_2M);
+    let len = pages.saturating_mul(PAGE_2M);
+    if len > TMPFS_MAX {
+        TMPFS_MAX
+    } else {
+        len
+    }
+}
 
 /// Where the function's linear memory appears in sysd's address space.
 pub const WINDOW: u64 = 0x1_0000_0000;

@@ -1,5 +1,7 @@
 //! Entry point and [`System`] of sysd in guest ring 3.
 
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use wasc_sysd::chacha::ChaCha20;
 use wasc_sysd::rt;
 use wasc_sysd::wasi::{InstanceData, Outcome, System, Wasi};
@@ -39,10 +41,31 @@ extern "C" fn main() -> ! {
     })
 }
 
-/// `offset..offset + len` clamped to the tmpfs region.
-fn tmpfs_range(offset: u64, len: usize) -> (u64, usize) {
-    let offset = offset.min(layout::TMPFS_MAX);
-    (offset, len.min((layout::TMPFS_MAX - offset) as usize))
+/// The mapped length of this instance's tmpfs region, computed on first use
+/// from the quotas in the instance data, as the host sized it (a static in
+/// sysd's data page: a template's copy is "not yet computed" and a pool
+/// reset restores that).
+fn tmpfs_len(sys: &mut Ring3<'_>) -> u64 {
+    static LEN: AtomicU64 = AtomicU64::new(u64::MAX);
+    let known = LEN.load(Ordering::Relaxed);
+    if known != u64::MAX {
+        return known;
+    }
+    let quotas = sys
+        .instance_data()
+        .tmpfs
+        .split(|&b| b == 0)
+        .filter_map(|s| core::str::from_utf8(s).ok()?.parse::<u64>().ok())
+        .fold(0u64, u64::saturating_add);
+    let len = layout::tmpfs_region(quotas);
+    LEN.store(len, Ordering::Relaxed);
+    len
+}
+
+/// `offset..offset + len` clamped to a tmpfs region of `region` bytes.
+fn tmpfs_range(region: u64, offset: u64, len: usize) -> (u64, usize) {
+    let offset = offset.min(region);
+    (offset, len.min((region - offset) as usize))
 }
 
 /// `offset..offset + len` clamped to the scratch area.
@@ -95,12 +118,11 @@ impl System for Ring3<'_> {
     }
 
     fn tmpfs_len(&mut self) -> u64 {
-        // The whole region is mapped; mounts' quotas bound what is used.
-        layout::TMPFS_MAX
+        tmpfs_len(self)
     }
 
     fn tmpfs_read(&mut self, offset: u64, buf: &mut [u8]) {
-        let (offset, len) = tmpfs_range(offset, buf.len());
+        let (offset, len) = tmpfs_range(tmpfs_len(self), offset, buf.len());
         let src = (layout::TMPFS + offset) as *const u8;
         // SAFETY: `tmpfs_range` keeps the access inside the tmpfs region,
         // mapped read-write for ring 3 and used by nothing else.
@@ -108,7 +130,7 @@ impl System for Ring3<'_> {
     }
 
     fn tmpfs_write(&mut self, offset: u64, data: &[u8]) {
-        let (offset, len) = tmpfs_range(offset, data.len());
+        let (offset, len) = tmpfs_range(tmpfs_len(self), offset, data.len());
         let dst = (layout::TMPFS + offset) as *mut u8;
         // SAFETY: as in `tmpfs_read`.
         unsafe { core::ptr::copy_nonoverlapping(data.as_ptr(), dst, len) }

@@ -80,7 +80,8 @@ impl Bench {
         Ok(self.modules.len() - 1)
     }
 
-    fn config(&self, path: &Path, mode: Mode) -> RunConfig {
+    /// The run's configuration; `tmpfs` adds `--tmpfs /tmp` (fd 4).
+    fn config(&self, path: &Path, mode: Mode, tmpfs: bool) -> RunConfig {
         let (isolation, transport) = match mode {
             Mode::InProcess => (Isolation::None, Transport::Sync),
             Mode::Vm(transport, _) => (Isolation::Vm, transport),
@@ -103,10 +104,14 @@ impl Bench {
             kvm_device: PathBuf::from("/dev/kvm"),
             // fd 4: in a VM an in-VM memory file system; in process an
             // empty temporary directory.
-            tmpfs: vec![wasc_runtime::TmpfsMount {
-                guest: "/tmp".into(),
-                size: 64 << 20,
-            }],
+            tmpfs: if tmpfs {
+                vec![wasc_runtime::TmpfsMount {
+                    guest: "/tmp".into(),
+                    size: 64 << 20,
+                }]
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -116,7 +121,7 @@ impl Bench {
     pub fn run(&mut self, mode: Mode, call: Call, count: u64) -> anyhow::Result<(Duration, u64)> {
         let i = self.modules(call, count)?;
         let (_, _, path, inprocess_module, vm_module) = &self.modules[i];
-        let config = self.config(path, mode);
+        let config = self.config(path, mode, call == Call::WriteTmpfs);
         let exits = wasc_vmm::exit_count();
         let start = Instant::now();
         let result = match mode {
@@ -145,7 +150,7 @@ impl Bench {
     pub fn hold(&mut self, mode: Mode, n: usize) -> anyhow::Result<Held> {
         let i = self.modules(Call::Args, 1)?;
         let (_, _, path, inprocess_module, vm_module) = &self.modules[i];
-        let config = self.config(path, mode);
+        let config = self.config(path, mode, false);
         let mut held = Held::default();
         for _ in 0..n {
             match mode {

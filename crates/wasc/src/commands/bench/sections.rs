@@ -423,7 +423,9 @@ const NOTES: &str = "
   and the executor's system call. Cheap calls (`clock_time_get`, under 100 ns
   in process) are dominated by that fixed round trip, so their ratio is
   large; calls that do real work (`fd_readdir`) cost about the same or less
-  than wasmtime-wasi's. The sync transport pays a VM exit per handoff (about
+  than wasmtime-wasi's. A write to a tmpfs file needs no host op at all (one
+  handoff pair; one exit in sync), so it costs about half a host-file
+  write. The sync transport pays a VM exit per handoff (about
   25–60 µs here, software KVM). What would close the gap: running the
   function and sysd on sibling hyperthreads of one core, batching host ops
   (`path_open` + `fd_close` is four handoffs), or serving pure calls such as
