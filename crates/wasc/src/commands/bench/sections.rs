@@ -62,9 +62,9 @@ pub fn all(plan: &Plan, hello: &Path) -> anyhow::Result<String> {
     bench.vm.fill_pool(16)?;
     let mut out = String::new();
     let command = if plan.quick {
-        "cargo run --release -p wasc --features bench-guests -- bench --quick"
+        "scripts/install-deps && cargo run --release -p wasc --features bench-guests -- bench --quick"
     } else {
-        "cargo run --release -p wasc --features bench-guests -- bench"
+        "scripts/install-deps && cargo run --release -p wasc --features bench-guests -- bench"
     };
     writeln!(
         out,
@@ -330,6 +330,13 @@ fn density(plan: &Plan, bench: &mut Bench, fds: u64) -> anyhow::Result<String> {
 /// The SQLite guest, whole process, on a host directory, in every mode.
 #[cfg(feature = "bench-guests")]
 fn sqlite(plan: &Plan) -> anyhow::Result<String> {
+    Ok(sqlite_on(plan, false)? + &sqlite_on(plan, true)?)
+}
+
+/// The SQLite guest with its database in a granted host directory, or on
+/// `--tmpfs` (`tmpfs`).
+#[cfg(feature = "bench-guests")]
+fn sqlite_on(plan: &Plan, tmpfs: bool) -> anyhow::Result<String> {
     let exe = std::env::current_exe().context("finding the wasc binary")?;
     let rows = if plan.quick { "500" } else { "20000" };
     let runs = if plan.quick { 1 } else { 5 };
@@ -341,15 +348,23 @@ fn sqlite(plan: &Plan) -> anyhow::Result<String> {
     // phase name -> per-mode samples (µs); "process" is the whole command.
     let mut phases: Vec<(String, Vec<Vec<f64>>)> = Vec::new();
     for run in 0..runs {
-        progress(&format!("sqlite: round {}/{runs}", run + 1));
+        let on = if tmpfs { "tmpfs" } else { "host directory" };
+        progress(&format!("sqlite on a {on}: round {}/{runs}", run + 1));
         for (i, (_, flags)) in modes.iter().enumerate() {
             let dir = tempfile::tempdir()?;
+            let storage = if tmpfs {
+                ["--tmpfs".to_owned(), "/sandbox:128M".to_owned()]
+            } else {
+                [
+                    "--dir".to_owned(),
+                    format!("{}::/sandbox", dir.path().display()),
+                ]
+            };
             let start = Instant::now();
             let output = Command::new(&exe)
                 .arg("run")
                 .args(*flags)
-                .arg("--dir")
-                .arg(format!("{}::/sandbox", dir.path().display()))
+                .args(&storage)
                 .arg(wasc_test_guests::SQLITE_BENCH)
                 .arg(rows)
                 .output()?;
@@ -377,8 +392,19 @@ fn sqlite(plan: &Plan) -> anyhow::Result<String> {
             }
         }
     }
+    let (title, place) = if tmpfs {
+        (
+            "SQLite on a tmpfs",
+            "on `--tmpfs /sandbox:128M` (in a VM sysd's memory; in process an\nempty host directory stands in)",
+        )
+    } else {
+        (
+            "SQLite on a host directory",
+            "on a database in a host directory granted with `--dir`",
+        )
+    };
     let mut out = format!(
-        "\n## SQLite\n\nThe SQLite amalgamation (`rusqlite` bundled, compiled for `wasm32-wasip1`\nwith Debian's clang-14 and wasi-libc), speedtest1-style with {rows} rows,\non a database in a host directory granted with `--dir`, {runs}\nwhole-process runs per mode. Phase times come from\nthe guest's monotonic clock; `process` is the whole `wasc run` (module\ncompilation included). Medians in ms.\n\n| phase | none | VM sync | VM poll | best VM / none |\n| --- | ---: | ---: | ---: | ---: |\n"
+        "\n## {title}\n\nThe SQLite amalgamation (`rusqlite` bundled, compiled for `wasm32-wasip1`\nwith Debian's clang-14 and wasi-libc), speedtest1-style with {rows} rows,\n{place}, {runs} whole-process runs per mode. Phase times come from\nthe guest's monotonic clock; `process` is the whole `wasc run` (module\ncompilation included). Medians in ms.\n\n| phase | none | VM sync | VM poll | best VM / none |\n| --- | ---: | ---: | ---: | ---: |\n"
     );
     let mut total_ratio = f64::MAX;
     for (name, per_mode) in &phases {
