@@ -54,7 +54,7 @@ pub enum Error {
     Vm(wasc_vmm::Error),
     #[error(
         "--tmpfs sizes add up to {0} bytes; at most 16 mounts and about {max} MiB in all",
-        max = wasc_wire::layout::TMPFS_MAX / 8 * 7 >> 20
+        max = (wasc_wire::layout::TMPFS_MAX / 8 * 7) >> 20
     )]
     TmpfsTooLarge(u64),
     #[error("arming the --timeout timer: {0}")]

@@ -395,7 +395,7 @@ fn sqlite_on(plan: &Plan, tmpfs: bool) -> anyhow::Result<String> {
     let (title, place) = if tmpfs {
         (
             "SQLite on a tmpfs",
-            "on `--tmpfs /sandbox:128M` (in a VM sysd's memory; in process an\nempty host directory stands in)",
+            "on `--tmpfs /sandbox:128M` (in a VM sysd's memory; in process an\nempty host directory stands in, whose `fsync`s are real while a tmpfs's\ncost nothing: the ratio shows what `--tmpfs` buys, not a like-for-like\ncomparison)",
         )
     } else {
         (
