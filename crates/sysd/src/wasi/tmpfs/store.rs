@@ -174,9 +174,7 @@ impl<S: System> Fs<'_, S> {
             if let Ok(block) = self.block_of(ino, index, false) {
                 if block != 0 {
                     self.free_block(mount, block);
-                    // Clear the pointer: recompute its slot through a
-                    // zero-length lookup is not possible, so clear via
-                    // the direct/indirect layout.
+                    // A hole again: later reads see zeros.
                     self.clear_pointer(ino, index);
                 }
             }
