@@ -47,7 +47,7 @@ fuzz_target!(|data: &[u8]| {
     if op.op == OpCode::Wait as u32 {
         op.args[1] %= 1_000_000;
     }
-    if op.op == OpCode::Append as u32 && op.args[0] < 3 {
+    if (op.op == OpCode::Append as u32 || op.op == OpCode::ReadScratch as u32) && op.args[0] < 3 {
         return;
     }
     let mut scratch = [0u8; SCRATCH_LEN];

@@ -27,7 +27,8 @@ pub(crate) fn execute(
         | OpCode::Truncate
         | OpCode::Sync
         | OpCode::ReadDir
-        | OpCode::Wait => 2,
+        | OpCode::Wait
+        | OpCode::ReadScratch => 2,
         OpCode::Read | OpCode::Write | OpCode::Lookup | OpCode::Symlink | OpCode::Append => 3,
         OpCode::Pread | OpCode::Pwrite | OpCode::Rename | OpCode::Link | OpCode::SetTimes => 4,
         OpCode::SetTimesAt => 5,
@@ -131,6 +132,23 @@ pub(crate) fn execute(
         }
         OpCode::ReadDir => crate::dirs::read_dir(handles, a0, a1, scratch),
         OpCode::Wait => crate::wait::wait(handles, a0, a1, scratch),
+        OpCode::ReadScratch => {
+            let handle = handles.get(a0)?;
+            if !handle.readable() {
+                return Err(Refusal::WrongKind {
+                    handle: a0,
+                    op: "read into scratch",
+                }
+                .into());
+            }
+            let fd = handle.fd();
+            let len = usize::try_from(a1).unwrap_or(usize::MAX).min(SCRATCH_LEN);
+            retry(|| {
+                // SAFETY: the scratch area is writable for `len` bytes.
+                unsafe { libc::read(fd, scratch.as_mut_ptr().cast(), len) as i64 }
+            })
+            .map(|n| n as u64)
+        }
     }
 }
 

@@ -349,3 +349,28 @@ fn waits_are_bounded_and_checked() {
     // A sleep with nothing to wait for ends.
     assert_eq!(f.run(OpCode::Wait, &[0, 1_000_000]), Ok(0));
 }
+
+#[test]
+fn reads_into_scratch_need_a_readable_handle() {
+    let mut f = fixture();
+    assert_eq!(
+        f.run(OpCode::ReadScratch, &[77, 16]),
+        Err(Errno::BADF),
+        "no handle"
+    );
+    assert_eq!(
+        f.run(OpCode::ReadScratch, &[1, 16]),
+        Err(Errno::BADF),
+        "stdout"
+    );
+    assert_eq!(
+        f.run(OpCode::ReadScratch, &[DIR, 16]),
+        Err(Errno::BADF),
+        "a directory"
+    );
+    assert_eq!(f.executor.refused(), 3);
+    // A readable file: at most the scratch area, whatever the length asked.
+    let file = f.lookup(b"file.txt", lookup::READ).expect("open") & 0xffff_ffff;
+    assert_eq!(f.run(OpCode::ReadScratch, &[file, u64::MAX]), Ok(5));
+    assert_eq!(&f.scratch[..5], b"hello");
+}

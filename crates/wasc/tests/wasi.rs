@@ -127,14 +127,9 @@ const BAD_ARG_CASES: &[&str] = &[
     "path_open_undefined_oflags",
 ];
 
-/// Cases whose VM report may differ from the reference, and why. Each must
-/// still end the run.
-const BAD_ARG_VM_DIFFERENCES: &[(&str, &str)] = &[(
-    "fd_read_buf",
-    "wasmtime reads stdin into a host buffer, then fails copying the bytes it read \
-     (the region's length is the 5 bytes read); sysd checks the buffer before \
-     reading, so it traps on the whole buffer and leaves stdin unread",
-)];
+/// Cases whose VM report may differ from the reference, and why (none
+/// today). Each must still end the run.
+const BAD_ARG_VM_DIFFERENCES: &[(&str, &str)] = &[];
 
 /// One report section per case, in `BAD_ARG_CASES` order.
 fn bad_args_sections(mode: Mode) -> Vec<(&'static str, String)> {

@@ -86,15 +86,40 @@ pub enum OpCode {
     /// (relative, monotonic; `u64::MAX`: none) passes. With no handles it
     /// is a sleep. Result: how many are ready. See [`wait`].
     Wait = 22,
+    /// `[handle, len]`: read at most `len` bytes (and at most the scratch
+    /// area) from a readable handle into the scratch area. Result: how
+    /// many. For wasmtime's order on stdin: it reads before it finds the
+    /// module's buffer out of bounds.
+    ReadScratch = 23,
 }
 
 impl OpCode {
     pub fn from_raw(raw: u32) -> Option<Self> {
         use OpCode::*;
         [
-            Read, Write, Pread, Pwrite, Lookup, Stat, Close, StatAt, ReadLink, Mkdir, Unlink,
-            Rmdir, Rename, Link, Symlink, Truncate, Sync, SetTimes, SetTimesAt, ReadDir, Append,
+            Read,
+            Write,
+            Pread,
+            Pwrite,
+            Lookup,
+            Stat,
+            Close,
+            StatAt,
+            ReadLink,
+            Mkdir,
+            Unlink,
+            Rmdir,
+            Rename,
+            Link,
+            Symlink,
+            Truncate,
+            Sync,
+            SetTimes,
+            SetTimesAt,
+            ReadDir,
+            Append,
             Wait,
+            ReadScratch,
         ]
         .into_iter()
         .find(|op| *op as u32 == raw)
@@ -221,7 +246,7 @@ mod tests {
             assert_eq!(OpCode::from_raw(op as u32), Some(op));
         }
         assert_eq!(OpCode::from_raw(0), None);
-        assert_eq!(OpCode::from_raw(23), None);
+        assert_eq!(OpCode::from_raw(24), None);
         assert_eq!(OpCode::from_raw(99), None);
     }
 }

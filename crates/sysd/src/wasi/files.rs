@@ -134,7 +134,8 @@ pub(crate) mod fdflags {
 
 /// Reads the first non-empty iovec (wasmtime moves only that one), field by
 /// field as wasmtime does; `NOMEM` if the iovecs and the buffer exceed the
-/// call's fuel.
+/// call's fuel. The buffer itself is not checked yet: wasmtime looks at the
+/// descriptor first.
 fn first_iovec<S: System>(
     memory: &mut Memory<'_, S>,
     iovs: u64,
@@ -152,7 +153,6 @@ fn first_iovec<S: System>(
             if len > CALL_FUEL - array {
                 return Ok(Err(NOMEM));
             }
-            memory.check(buf, len)?;
             return Ok(Ok(Some((buf, len))));
         }
     }
@@ -202,7 +202,22 @@ pub(crate) fn transfer<S: System>(
             };
             match chosen {
                 None => 0,
+                // wasmtime reads stdin before it copies into the buffer:
+                // with a bad buffer the input is consumed, and only the
+                // bytes read must fit.
+                Some((buf, len)) if io == Io::Read && memory.check(buf, len).is_err() => {
+                    let handle = u64::from(entry.handle);
+                    let n = match host::op(memory.sys, OpCode::ReadScratch, &[handle, len]) {
+                        Ok(n) => n.min(len).min(wasc_wire::hostop::SCRATCH_LEN as u64),
+                        Err(errno) => return Ok(errno),
+                    };
+                    let mut bytes = [0u8; wasc_wire::hostop::SCRATCH_LEN];
+                    memory.sys.read_scratch(0, &mut bytes[..n as usize]);
+                    memory.write(buf, &bytes[..n as usize])?;
+                    n
+                }
                 Some((buf, len)) => {
+                    memory.check(buf, len)?;
                     match host::op(memory.sys, code, &[u64::from(entry.handle), buf, len]) {
                         Ok(n) => n.min(len),
                         Err(errno) => return Ok(errno),
@@ -211,10 +226,15 @@ pub(crate) fn transfer<S: System>(
             }
         }
         Kind::Dir { .. } => return Ok(BADF),
-        Kind::File(_) => match file_transfer(fds, memory.sys, fd, chosen, io) {
-            Ok(n) => n,
-            Err(errno) => return Ok(errno),
-        },
+        Kind::File(_) => {
+            if let Some((buf, len)) = chosen {
+                memory.check(buf, len)?;
+            }
+            match file_transfer(fds, memory.sys, fd, chosen, io) {
+                Ok(n) => n,
+                Err(errno) => return Ok(errno),
+            }
+        }
     };
     memory.write_u32_result(result, moved as u32)?;
     Ok(0)

@@ -330,7 +330,7 @@ pub fn execute<S: System>(sys: &mut S, code: OpCode, args: &[u64; 6]) -> Result<
             fs.release(ino);
             Ok(0)
         }
-        OpCode::Wait => Err(INVAL),
+        OpCode::Wait | OpCode::ReadScratch => Err(INVAL),
     }
 }
 
