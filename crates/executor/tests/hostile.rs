@@ -1,53 +1,17 @@
 //! Hostile requests: every malformed op is refused with an errno and
 //! counted, and nothing happens on the host.
 
-use std::os::fd::OwnedFd;
+mod common;
 
-use wasc_executor::{Errno, Executor, LinearMemory, MAX_TRANSFER};
+use common::{Fixture, DIR};
+use wasc_executor::{Errno, MAX_TRANSFER};
 use wasc_wire::hostop::{lookup, wait, HostOp, OpCode, SCRATCH_LEN, SECOND_OFFSET, TARGET_MAX};
 
-struct Fixture {
-    dir: tempfile::TempDir,
-    executor: Executor,
-    memory: Vec<u8>,
-    scratch: [u8; SCRATCH_LEN],
-}
-
-const DIR: u64 = 3;
-
+/// The shared fixture, with a symlink `link` -> `file.txt` beside the file.
 fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(dir.path().join("file.txt"), b"hello").expect("fixture file");
-    std::os::unix::fs::symlink("file.txt", dir.path().join("link")).expect("symlink");
-    let preopen: OwnedFd = std::fs::File::open(dir.path()).expect("open dir").into();
-    Fixture {
-        dir,
-        executor: Executor::new(vec![preopen]),
-        memory: vec![0; 4096],
-        scratch: [0; SCRATCH_LEN],
-    }
-}
-
-impl Fixture {
-    fn run(&mut self, op: OpCode, args: &[u64]) -> Result<u64, Errno> {
-        let mut raw = HostOp {
-            op: op as u32,
-            ..Default::default()
-        };
-        raw.args[..args.len()].copy_from_slice(args);
-        self.run_raw(raw)
-    }
-
-    fn run_raw(&mut self, raw: HostOp) -> Result<u64, Errno> {
-        // SAFETY: `memory` outlives the view and is not otherwise borrowed.
-        let memory = unsafe { LinearMemory::new(self.memory.as_mut_ptr(), self.memory.len()) };
-        self.executor.execute(&raw, &memory, &mut self.scratch)
-    }
-
-    fn lookup(&mut self, name: &[u8], flags: u64) -> Result<u64, Errno> {
-        self.scratch[..name.len()].copy_from_slice(name);
-        self.run(OpCode::Lookup, &[DIR, name.len() as u64, flags])
-    }
+    let f = common::fixture();
+    std::os::unix::fs::symlink("file.txt", f.dir.path().join("link")).expect("symlink");
+    f
 }
 
 #[test]

@@ -1,61 +1,20 @@
 //! The directory ops do what they name, on one component each, and never
 //! follow a symlink.
 
-use std::os::fd::OwnedFd;
+mod common;
 
-use wasc_executor::{Errno, Executor, LinearMemory};
-use wasc_wire::hostop::{
-    lookup, times, wait, Dirent, HostOp, OpCode, DIRENT_HEADER, SCRATCH_LEN, SECOND_OFFSET,
-};
-
-const DIR: u64 = 3;
-
-struct Fixture {
-    dir: tempfile::TempDir,
-    executor: Executor,
-    memory: Vec<u8>,
-    scratch: [u8; SCRATCH_LEN],
-}
-
-fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(dir.path().join("file.txt"), b"hello").expect("fixture file");
-    let preopen: OwnedFd = std::fs::File::open(dir.path()).expect("open dir").into();
-    Fixture {
-        dir,
-        executor: Executor::new(vec![preopen]),
-        memory: vec![0; 64],
-        scratch: [0; SCRATCH_LEN],
-    }
-}
+use common::{fixture, Fixture, DIR};
+use wasc_executor::Errno;
+use wasc_wire::hostop::{lookup, times, wait, Dirent, OpCode, DIRENT_HEADER, SECOND_OFFSET};
 
 impl Fixture {
-    fn run(&mut self, op: OpCode, args: &[u64]) -> Result<u64, Errno> {
-        let mut raw = HostOp {
-            op: op as u32,
-            ..Default::default()
-        };
-        raw.args[..args.len()].copy_from_slice(args);
-        // SAFETY: `memory` outlives the view and is not otherwise borrowed.
-        let memory = unsafe { LinearMemory::new(self.memory.as_mut_ptr(), self.memory.len()) };
-        self.executor.execute(&raw, &memory, &mut self.scratch)
-    }
-
-    /// An op on `name` beneath `dir`, with `second` at SECOND_OFFSET.
-    fn at(&mut self, op: OpCode, dir: u64, name: &str, more: &[u64]) -> Result<u64, Errno> {
-        self.scratch[..name.len()].copy_from_slice(name.as_bytes());
-        let mut args = vec![dir, name.len() as u64];
-        args.extend_from_slice(more);
-        self.run(op, &args)
-    }
-
     fn second(&mut self, text: &str) -> u64 {
         self.scratch[SECOND_OFFSET..SECOND_OFFSET + text.len()].copy_from_slice(text.as_bytes());
         text.len() as u64
     }
 
     fn filetype_at(&mut self, name: &str) -> Result<u8, Errno> {
-        self.at(OpCode::StatAt, DIR, name, &[])?;
+        self.at(OpCode::StatAt, DIR, name.as_bytes(), &[])?;
         Ok(self.scratch[16])
     }
 
@@ -84,26 +43,26 @@ impl Fixture {
 #[test]
 fn create_list_rename_link_and_remove() {
     let mut f = fixture();
-    f.at(OpCode::Mkdir, DIR, "sub", &[]).expect("mkdir");
-    assert_eq!(f.at(OpCode::Mkdir, DIR, "sub", &[]), Err(Errno::EXIST));
+    f.at(OpCode::Mkdir, DIR, b"sub", &[]).expect("mkdir");
+    assert_eq!(f.at(OpCode::Mkdir, DIR, b"sub", &[]), Err(Errno::EXIST));
     assert_eq!(f.filetype_at("sub"), Ok(3));
     let len = f.second("moved.txt");
-    f.at(OpCode::Rename, DIR, "file.txt", &[DIR, len])
+    f.at(OpCode::Rename, DIR, b"file.txt", &[DIR, len])
         .expect("rename");
     let len = f.second("hard.txt");
-    f.at(OpCode::Link, DIR, "moved.txt", &[DIR, len])
+    f.at(OpCode::Link, DIR, b"moved.txt", &[DIR, len])
         .expect("link");
     let len = f.second("moved.txt");
-    f.at(OpCode::Symlink, DIR, "sym", &[len]).expect("symlink");
+    f.at(OpCode::Symlink, DIR, b"sym", &[len]).expect("symlink");
     assert_eq!(f.filetype_at("sym"), Ok(7), "stat does not follow");
-    assert_eq!(f.at(OpCode::ReadLink, DIR, "sym", &[]), Ok(9));
+    assert_eq!(f.at(OpCode::ReadLink, DIR, b"sym", &[]), Ok(9));
     assert_eq!(&f.scratch[SECOND_OFFSET..SECOND_OFFSET + 9], b"moved.txt");
     assert_eq!(
-        f.at(OpCode::ReadLink, DIR, "hard.txt", &[]),
+        f.at(OpCode::ReadLink, DIR, b"hard.txt", &[]),
         Err(Errno::INVAL)
     );
     assert_eq!(
-        f.at(OpCode::Lookup, DIR, "sym", &[lookup::READ]),
+        f.at(OpCode::Lookup, DIR, b"sym", &[lookup::READ]),
         Err(Errno::LOOP),
         "lookup never follows a symlink"
     );
@@ -121,12 +80,12 @@ fn create_list_rename_link_and_remove() {
     );
 
     assert_eq!(
-        f.at(OpCode::Rmdir, DIR, "moved.txt", &[]),
+        f.at(OpCode::Rmdir, DIR, b"moved.txt", &[]),
         Err(Errno::NOTDIR)
     );
-    assert_eq!(f.at(OpCode::Unlink, DIR, "sub", &[]), Err(Errno::ISDIR));
-    f.at(OpCode::Rmdir, DIR, "sub", &[]).expect("rmdir");
-    f.at(OpCode::Unlink, DIR, "sym", &[]).expect("unlink");
+    assert_eq!(f.at(OpCode::Unlink, DIR, b"sub", &[]), Err(Errno::ISDIR));
+    f.at(OpCode::Rmdir, DIR, b"sub", &[]).expect("rmdir");
+    f.at(OpCode::Unlink, DIR, b"sym", &[]).expect("unlink");
     assert!(f.dir.path().join("moved.txt").exists(), "the target stays");
     assert_eq!(
         std::fs::read(f.dir.path().join("hard.txt")).expect("hard link"),
@@ -166,7 +125,7 @@ fn sizes_times_sync_and_append() {
         .at(
             OpCode::Lookup,
             DIR,
-            "file.txt",
+            b"file.txt",
             &[lookup::READ | lookup::WRITE],
         )
         .expect("open")
@@ -186,7 +145,7 @@ fn sizes_times_sync_and_append() {
     f.at(
         OpCode::SetTimesAt,
         DIR,
-        "file.txt",
+        b"file.txt",
         &[mtim + 1, 0, times::ATIM],
     )
     .expect("utimensat");
@@ -202,7 +161,7 @@ fn sizes_times_sync_and_append() {
 fn a_wait_reports_a_readable_handle_at_once() {
     let mut f = fixture();
     let file = f
-        .at(OpCode::Lookup, DIR, "file.txt", &[lookup::READ])
+        .at(OpCode::Lookup, DIR, b"file.txt", &[lookup::READ])
         .expect("open")
         & 0xffff_ffff;
     for (i, word) in [file as u32, wait::READ, 0, 0].into_iter().enumerate() {

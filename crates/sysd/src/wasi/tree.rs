@@ -203,18 +203,12 @@ pub(crate) fn filestat_get<S: System>(
         Err(errno) => return Ok(errno),
     };
     let stat = with_walk(memory.sys, &mut walk, |sys, walk| {
-        if follow {
-            return resolve_following(sys, walk).map(|(_, stat)| stat);
-        }
+        let last = walk.parent(sys)?;
         // A trailing slash follows a final symlink, as on Linux.
-        loop {
-            let last = walk.parent(sys)?;
-            let stat = host::stat_at(sys, walk.dir(), last.name())?;
-            if stat.filetype == filetype::SYMBOLIC_LINK && last.trailing {
-                walk.follow(sys, &last, LOOP)?;
-                continue;
-            }
-            return Ok(stat);
+        if follow || last.trailing {
+            follow_last(sys, walk, last).map(|(_, stat)| stat)
+        } else {
+            host::stat_at(sys, walk.dir(), last.name())
         }
     });
     match stat {

@@ -169,9 +169,7 @@ pub fn execute<S: System>(sys: &mut S, code: OpCode, args: &[u64; 6]) -> Result<
             let mount = fs.mount_of(dir);
             let ino = fs.alloc_inode(mount, DIR, dir)?;
             if let Err(e) = fs.add_entry(dir, name, ino) {
-                let at = fs.inode(ino) + I_NLINK;
-                fs.set_u32(at, 0);
-                fs.release(ino);
+                fs.discard(ino);
                 return Err(e);
             }
             let at = fs.inode(dir) + I_NLINK;
@@ -242,9 +240,7 @@ pub fn execute<S: System>(sys: &mut S, code: OpCode, args: &[u64; 6]) -> Result<
             match written.and_then(|_| fs.add_entry(dir, name, ino)) {
                 Ok(()) => Ok(0),
                 Err(e) => {
-                    let at = fs.inode(ino) + I_NLINK;
-                    fs.set_u32(at, 0);
-                    fs.release(ino);
+                    fs.discard(ino);
                     Err(e)
                 }
             }
@@ -349,9 +345,7 @@ fn lookup_op<S: System>(fs: &mut Fs<'_, S>, dir: u64, len: u64, flags: u64) -> R
             let mount = fs.mount_of(dir);
             let ino = fs.alloc_inode(mount, FILE, dir)?;
             if let Err(e) = fs.add_entry(dir, name, ino) {
-                let at = fs.inode(ino) + I_NLINK;
-                fs.set_u32(at, 0);
-                fs.release(ino);
+                fs.discard(ino);
                 return Err(e);
             }
             ino

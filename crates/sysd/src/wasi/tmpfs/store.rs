@@ -349,6 +349,13 @@ impl<S: System> Fs<'_, S> {
         Err(NOSPC)
     }
 
+    /// Frees an inode just made whose entry could not be added.
+    pub(super) fn discard(&mut self, ino: u32) {
+        let at = self.inode(ino) + I_NLINK;
+        self.set_u32(at, 0);
+        self.release(ino);
+    }
+
     /// Frees `ino` if nothing links or holds it.
     pub(super) fn release(&mut self, ino: u32) {
         let node = self.inode(ino);
