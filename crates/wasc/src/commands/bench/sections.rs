@@ -451,14 +451,14 @@ const NOTES: &str = "
   large; calls that do real work (`fd_readdir`) cost about the same or less
   than wasmtime-wasi's. A write to a tmpfs file needs no host op at all (one
   handoff pair; one exit in sync), so it costs about half a host-file
-  write. The sync transport pays a VM exit per handoff (about
-  25–60 µs here, software KVM). What would close the gap: running the
+  write. The sync transport pays a VM exit per handoff (the
+  exits and sync columns above; tens of µs each on software KVM). What would close the gap: running the
   function and sysd on sibling hyperthreads of one core, batching host ops
   (`path_open` + `fd_close` is four handoffs), or serving pure calls such as
   the clocks from a read-only page the host maps into the function — which
   would move WASI logic out of sysd and is not done.
 - **Whole process.** `wasc run` in a VM boots sysd into a fresh VM (KVM VM
-  and vCPU creation, about 1.5 ms here), installs seccomp filters, and in
+  and vCPU creation: the fresh-VM row of the instance-start table), installs seccomp filters, and in
   the poll transport starts and parks a vCPU thread; for a hello-world that
   is most of the difference. A platform keeps a pool (the instance-start
   table) and pays none of it per request.
