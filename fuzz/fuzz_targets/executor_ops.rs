@@ -1,6 +1,7 @@
 //! The executor's request decoding: any `HostOp` sysd can write, with any
-//! scratch contents, against a granted temporary directory. It must answer
-//! every one without panicking.
+//! scratch contents, against a granted loopback listener (handle 3) and
+//! temporary directory (handle 4). It must answer every one without
+//! panicking.
 #![no_main]
 
 use std::os::fd::OwnedFd;
@@ -17,7 +18,8 @@ fn executor() -> &'static Mutex<Executor> {
         std::fs::create_dir_all(&dir).expect("fuzz directory");
         std::fs::write(dir.join("a"), b"data").expect("fixture");
         let preopen: OwnedFd = std::fs::File::open(&dir).expect("open").into();
-        Mutex::new(Executor::new(vec![preopen]))
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
+        Mutex::new(Executor::with_listeners(vec![listener.into()], vec![preopen]))
     })
 }
 
@@ -33,7 +35,7 @@ fuzz_target!(|data: &[u8]| {
     let head = word(data, 0);
     let mut op = HostOp {
         // Every op code and a few past the last.
-        op: head as u32 % 26,
+        op: head as u32 % 30,
         reserved: (head >> 32) as u32 & 1,
         args: core::array::from_fn(|i| word(data, 1 + i)),
     };

@@ -131,6 +131,8 @@ impl System for Fake<'_> {
             preopens: b"/sandbox\0/tmp\0",
             max_fds: 8,
             tmpfs: b"262144\0",
+            // fd 3 is a listening socket, before the two preopens.
+            listeners: 1,
         }
     }
     fn random(&mut self, buf: &mut [u8]) {

@@ -20,6 +20,10 @@ pub enum Handle {
         readable: bool,
         writable: bool,
     },
+    /// A non-blocking listening TCP socket granted at start (`--tcplisten`).
+    Listener(OwnedFd),
+    /// A non-blocking connection accepted on a listener.
+    Stream(OwnedFd),
 }
 
 /// Where a directory listing stopped: the index of the next entry and the
@@ -41,23 +45,33 @@ impl Handle {
     pub fn fd(&self) -> RawFd {
         match self {
             Handle::Stdio(fd) => *fd,
-            Handle::Dir { fd, .. } | Handle::File { fd, .. } => fd.as_raw_fd(),
+            Handle::Dir { fd, .. }
+            | Handle::File { fd, .. }
+            | Handle::Listener(fd)
+            | Handle::Stream(fd) => fd.as_raw_fd(),
         }
     }
 
+    /// Whether it is a socket (moved with the socket ops only).
+    pub fn is_socket(&self) -> bool {
+        matches!(self, Handle::Listener(_) | Handle::Stream(_))
+    }
+
+    /// Whether `Read` and friends may read from it (sockets: never).
     pub fn readable(&self) -> bool {
         match self {
             Handle::Stdio(fd) => *fd == 0,
-            Handle::Dir { .. } => false,
             Handle::File { readable, .. } => *readable,
+            Handle::Dir { .. } | Handle::Listener(_) | Handle::Stream(_) => false,
         }
     }
 
+    /// Whether `Write` and friends may write to it (sockets: never).
     pub fn writable(&self) -> bool {
         match self {
             Handle::Stdio(fd) => *fd == 1 || *fd == 2,
-            Handle::Dir { .. } => false,
             Handle::File { writable, .. } => *writable,
+            Handle::Dir { .. } | Handle::Listener(_) | Handle::Stream(_) => false,
         }
     }
 }
@@ -68,9 +82,11 @@ pub struct HandleTable {
 }
 
 impl HandleTable {
-    /// Handles 0, 1 and 2 are stdio; granted directories follow in order.
-    pub fn new(preopens: Vec<OwnedFd>) -> Self {
+    /// Handles 0, 1 and 2 are stdio; granted listening sockets follow in
+    /// order, then granted directories.
+    pub fn new(listeners: Vec<OwnedFd>, preopens: Vec<OwnedFd>) -> Self {
         let mut slots: Vec<Option<Handle>> = (0..3).map(|fd| Some(Handle::Stdio(fd))).collect();
+        slots.extend(listeners.into_iter().map(|fd| Some(Handle::Listener(fd))));
         slots.extend(preopens.into_iter().map(|fd| Some(Handle::dir(fd))));
         Self { slots }
     }

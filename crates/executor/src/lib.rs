@@ -7,6 +7,7 @@
 //! A malformed request is refused with an errno and counted; it never
 //! panics, never blocks beyond the one system call it names, and never
 //! touches memory outside the function's linear memory and the scratch area.
+//! Sockets are non-blocking on the host, so socket ops never wait either.
 //!
 //! Runs on the function's thread (both transports).
 
@@ -16,6 +17,7 @@ mod handles;
 mod memory;
 mod ops;
 mod paths;
+mod sockets;
 mod wait;
 
 use std::os::fd::OwnedFd;
@@ -89,8 +91,16 @@ impl Executor {
     /// Handles 0–2 are the host's stdio; `preopens` (directories granted with
     /// `--dir`) become handles 3, 4, … in order.
     pub fn new(preopens: Vec<OwnedFd>) -> Self {
+        Self::with_listeners(Vec::new(), preopens)
+    }
+
+    /// As [`Executor::new`], with `listeners` (non-blocking listening TCP
+    /// sockets granted with `--tcplisten`) as handles 3, 4, … and the
+    /// directories after them.
+    pub fn with_listeners(listeners: Vec<OwnedFd>, preopens: Vec<OwnedFd>) -> Self {
+        listeners.iter().for_each(sockets::make_nonblocking);
         Self {
-            handles: handles::HandleTable::new(preopens),
+            handles: handles::HandleTable::new(listeners, preopens),
             refused: 0,
         }
     }

@@ -8,6 +8,7 @@ use wasc_wire::hostop::{Dirent, HostOp, OpCode, Stat, DIRENT_HEADER, SCRATCH_LEN
 
 use crate::handles::{Handle, HandleTable};
 use crate::paths::{self, name, Dot};
+use crate::sockets;
 use crate::{Errno, Failure, LinearMemory, Refusal};
 
 pub(crate) fn execute(
@@ -18,7 +19,7 @@ pub(crate) fn execute(
 ) -> Result<u64, Failure> {
     let code = OpCode::from_raw(op.op).ok_or(Refusal::UnknownOp(op.op))?;
     let used = match code {
-        OpCode::Stat | OpCode::Close => 1,
+        OpCode::Stat | OpCode::Close | OpCode::Accept => 1,
         OpCode::StatAt
         | OpCode::ReadLink
         | OpCode::Mkdir
@@ -28,9 +29,20 @@ pub(crate) fn execute(
         | OpCode::Sync
         | OpCode::ReadDir
         | OpCode::Wait
-        | OpCode::ReadScratch => 2,
-        OpCode::Read | OpCode::Write | OpCode::Lookup | OpCode::Symlink | OpCode::Append => 3,
-        OpCode::Pread | OpCode::Pwrite | OpCode::Rename | OpCode::Link | OpCode::SetTimes => 4,
+        | OpCode::ReadScratch
+        | OpCode::Shutdown => 2,
+        OpCode::Read
+        | OpCode::Write
+        | OpCode::Lookup
+        | OpCode::Symlink
+        | OpCode::Append
+        | OpCode::Send => 3,
+        OpCode::Pread
+        | OpCode::Pwrite
+        | OpCode::Rename
+        | OpCode::Link
+        | OpCode::SetTimes
+        | OpCode::Recv => 4,
         OpCode::SetTimesAt => 5,
     };
     if op.reserved != 0 || op.args[used..].iter().any(|&w| w != 0) {
@@ -114,7 +126,7 @@ pub(crate) fn execute(
         }
         OpCode::SetTimes => {
             let fd = match handles.get(a0)? {
-                Handle::Stdio(_) => {
+                Handle::Stdio(_) | Handle::Listener(_) | Handle::Stream(_) => {
                     return Err(Refusal::WrongKind {
                         handle: a0,
                         op: "set times",
@@ -131,6 +143,10 @@ pub(crate) fn execute(
             .map(|_| 0)
         }
         OpCode::ReadDir => crate::dirs::read_dir(handles, a0, a1, scratch),
+        OpCode::Accept => sockets::accept(handles, a0),
+        OpCode::Recv => sockets::recv(handles, a0, range()?, a3),
+        OpCode::Send => sockets::send(handles, a0, range()?),
+        OpCode::Shutdown => sockets::shutdown(handles, a0, a1),
         OpCode::Wait => crate::wait::wait(handles, a0, a1, scratch),
         OpCode::ReadScratch => {
             let handle = handles.get(a0)?;

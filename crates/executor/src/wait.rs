@@ -1,13 +1,13 @@
 //! `Wait`: block until one of a few handles is ready or a timeout passes,
 //! so that sysd never spins while the function waits (`poll_oneoff`,
-//! blocking stdin). Regular files and directories are always ready, as
-//! `poll(2)` reports them.
+//! blocking stdin, sockets). Regular files and directories are always
+//! ready, as `poll(2)` reports them.
 
 use std::mem::size_of;
 
 use wasc_wire::hostop::{wait, WaitEntry, SCRATCH_LEN};
 
-use crate::handles::HandleTable;
+use crate::handles::{Handle, HandleTable};
 use crate::{Failure, Refusal};
 
 pub(crate) fn wait(
@@ -34,16 +34,16 @@ pub(crate) fn wait(
         let entry = WaitEntry {
             handle: word(0),
             interest: word(1),
-            ready: 0,
-            reserved: word(3),
+            ready: word(2),
+            nbytes: word(3),
         };
-        if entry.reserved != 0 {
+        if entry.ready != 0 || entry.nbytes != 0 {
             return Err(Refusal::NonZeroPadding.into());
         }
         let handle = handles.get(u64::from(entry.handle))?;
         let events = match entry.interest {
-            wait::READ if handle.readable() => libc::POLLIN,
-            wait::WRITE if handle.writable() => libc::POLLOUT,
+            wait::READ if handle.readable() || handle.is_socket() => libc::POLLIN,
+            wait::WRITE if handle.writable() || handle.is_socket() => libc::POLLOUT,
             wait::READ | wait::WRITE => {
                 return Err(Refusal::WrongKind {
                     handle: u64::from(entry.handle),
@@ -87,11 +87,23 @@ pub(crate) fn wait(
     let mut ready = 0;
     for (i, (entry, fd)) in entries.iter_mut().zip(&fds).enumerate() {
         if fd.revents != 0 {
-            entry.ready = 1;
+            entry.ready = wait::READY;
+            if fd.revents & libc::POLLHUP != 0 {
+                entry.ready |= wait::HANGUP;
+            }
+            if fd.revents & (libc::POLLERR | libc::POLLNVAL) != 0 {
+                entry.ready |= wait::ERROR;
+            }
+            if entry.interest == wait::READ
+                && matches!(handles.get(u64::from(entry.handle)), Ok(Handle::Stream(_)))
+            {
+                entry.nbytes = crate::sockets::ready_bytes(fd.fd);
+            }
             ready += 1;
         }
         let at = i * size_of::<WaitEntry>();
         scratch[at + 8..at + 12].copy_from_slice(&entry.ready.to_ne_bytes());
+        scratch[at + 12..at + 16].copy_from_slice(&entry.nbytes.to_ne_bytes());
     }
     Ok(ready)
 }

@@ -127,6 +127,29 @@ pub struct RunConfig {
     pub kvm_device: PathBuf,
     /// In-VM memory file systems (`--tmpfs`), preopened after `dirs`.
     pub tmpfs: Vec<TmpfsMount>,
+    /// Listening TCP sockets to bind and pre-open (`--tcplisten`), as fds 3,
+    /// 4, … before the directories. VM isolation only.
+    pub tcplisten: Vec<TcpListen>,
+}
+
+/// `--tcplisten ADDR`: a TCP address the host binds and listens on before
+/// the module starts, handed to it as a pre-opened listening socket, as
+/// `wasmtime run --tcplisten` did. `ADDR` is `HOST:PORT` (a name that
+/// resolves, or an IPv4 or bracketed IPv6 address).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TcpListen(pub String);
+
+impl FromStr for TcpListen {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+                Ok(Self(s.to_owned()))
+            }
+            _ => Err(format!("`{s}` is not HOST:PORT")),
+        }
+    }
 }
 
 /// `--tmpfs GUEST[:SIZE]`: a memory file system seen by the guest at GUEST.
@@ -247,6 +270,7 @@ mod tests {
             limits: crate::Limits::default(),
             kvm_device: PathBuf::from("/dev/kvm"),
             tmpfs: Vec::new(),
+            tcplisten: Vec::new(),
         };
         let env = config.environment().expect("utf-8 env");
         let names: Vec<_> = env.iter().map(|(k, _)| k.as_str()).collect();
@@ -265,8 +289,25 @@ mod tests {
             limits: crate::Limits::default(),
             kvm_device: PathBuf::from("/dev/kvm"),
             tmpfs: Vec::new(),
+            tcplisten: Vec::new(),
         };
         assert_eq!(config.argv().expect("utf-8"), ["m.wasm", "a", "--b"]);
+    }
+
+    #[test]
+    fn tcplisten_needs_a_host_and_a_port() {
+        assert!("127.0.0.1:8080".parse::<TcpListen>().is_ok());
+        assert!("[::1]:0".parse::<TcpListen>().is_ok());
+        assert!("localhost:80".parse::<TcpListen>().is_ok());
+        for bad in [
+            "8080",
+            ":8080",
+            "127.0.0.1:",
+            "127.0.0.1:http",
+            "127.0.0.1:65536",
+        ] {
+            assert!(bad.parse::<TcpListen>().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -41,6 +41,16 @@ pub enum Error {
         host: PathBuf,
         source: std::io::Error,
     },
+    #[error("failed to listen on `{addr}` for --tcplisten: {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "--tcplisten needs --isolation vm: wasmtime 48's preview-1 WASI, which \
+         --isolation none runs, has no sockets"
+    )]
+    TcpListenNeedsVm,
     #[error("failed to instantiate module `{}`: {source:#}", path.display())]
     Instantiate {
         path: PathBuf,

@@ -115,6 +115,11 @@ impl HasLimits for InProcess {
 /// mounts in process (fresh and empty; removed with the instance; their
 /// quotas are not enforced).
 fn wasi_context(config: &RunConfig) -> Result<(WasiP1Ctx, Vec<tempfile::TempDir>), Error> {
+    // wasmtime-wasi's preview 1 answers every socket call with NOTSOCK and
+    // takes no listeners (`wasmtime run --tcplisten` refuses it too).
+    if !config.tcplisten.is_empty() {
+        return Err(Error::TcpListenNeedsVm);
+    }
     let mut builder = WasiCtxBuilder::new();
     builder
         .inherit_stdio()

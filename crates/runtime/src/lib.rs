@@ -15,7 +15,7 @@ mod limits;
 mod module;
 mod vm;
 
-pub use config::{DirMapping, EnvVar, Isolation, RunConfig, TmpfsMount, Transport};
+pub use config::{DirMapping, EnvVar, Isolation, RunConfig, TcpListen, TmpfsMount, Transport};
 pub use error::Error;
 pub use inprocess::{InProcessHost, InProcessInstance};
 pub use limits::{

@@ -157,6 +157,7 @@ impl VmHost {
         confine: bool,
     ) -> Result<VmInstance, Error> {
         let preopens = open_dirs(config)?;
+        let listeners = listen(config)?;
         let mut vm = match source {
             VmSource::Fresh => Vm::build(
                 &self.hypervisor,
@@ -186,19 +187,20 @@ impl VmHost {
         let quotas = config.tmpfs.iter().map(|m| m.size).sum();
         vm.map_tmpfs(wasc_wire::layout::tmpfs_region(quotas))
             .map_err(Error::Vm)?;
-        vm.write_instance_data(
-            &data.args,
-            &data.env,
-            &data.preopens,
-            config.limits.max_fds,
-            &data.tmpfs,
-        )
+        vm.write_instance_data(&wasc_vmm::InstanceData {
+            args: &data.args,
+            env: &data.env,
+            preopens: &data.preopens,
+            tmpfs: &data.tmpfs,
+            max_fds: config.limits.max_fds,
+            listeners: listeners.len() as u32,
+        })
         .map_err(Error::Vm)?;
         let mut store = Store::new(
             &self.engine,
             Instance {
                 vm,
-                executor: Executor::new(preopens),
+                executor: Executor::with_listeners(listeners, preopens),
                 memory: None,
                 window: (0, 0),
                 limits: config.limits.store_limits(),
@@ -363,6 +365,24 @@ fn open_dirs(config: &RunConfig) -> Result<Vec<OwnedFd>, Error> {
                 })
                 .map_err(|source| Error::OpenDir {
                     host: dir.host.clone(),
+                    source,
+                })
+        })
+        .collect()
+}
+
+/// Binds and listens on every `--tcplisten` address, in order (the
+/// executor makes each non-blocking). All of this happens before
+/// confinement: the policy has no `socket`, `bind` or `listen`.
+fn listen(config: &RunConfig) -> Result<Vec<OwnedFd>, Error> {
+    config
+        .tcplisten
+        .iter()
+        .map(|addr| {
+            std::net::TcpListener::bind(addr.0.as_str())
+                .map(OwnedFd::from)
+                .map_err(|source| Error::Listen {
+                    addr: addr.0.clone(),
                     source,
                 })
         })

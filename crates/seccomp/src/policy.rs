@@ -130,13 +130,33 @@ pub const FUNCTION: &[Allow] = &[
     allow!(SYS_getdents64, "executor: readdir"),
     allow!(SYS_ppoll, "executor: wait"),
     allow!(
+        SYS_accept4,
+        "executor: accept on a --tcplisten listener, non-blocking and close-on-exec",
+        &[&[Arg::Eq(3, (libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) as u64)]]
+    ),
+    allow!(
+        SYS_recvfrom,
+        "executor: recv, never blocking (MSG_DONTWAIT, with MSG_PEEK or not)",
+        &[
+            &[Arg::Eq(3, libc::MSG_DONTWAIT as u64)],
+            &[Arg::Eq(3, (libc::MSG_DONTWAIT | libc::MSG_PEEK) as u64)],
+        ]
+    ),
+    allow!(
+        SYS_sendto,
+        "executor: send, never blocking or raising SIGPIPE (MSG_DONTWAIT | MSG_NOSIGNAL)",
+        &[&[Arg::Eq(3, (libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL) as u64)]]
+    ),
+    allow!(SYS_shutdown, "executor: shutdown of an accepted connection"),
+    allow!(
         SYS_ioctl,
-        "KVM: run the vCPU (sync transport), map the linear-memory window, read registers on a fault",
+        "KVM: run the vCPU (sync transport), map the linear-memory window, read registers on a fault; FIONREAD: bytes queued on a connection (executor: wait)",
         &[
             &[Arg::Eq(1, KVM_RUN)],
             &[Arg::Eq(1, KVM_SET_USER_MEMORY_REGION)],
             &[Arg::Eq(1, KVM_GET_REGS)],
             &[Arg::Eq(1, KVM_GET_SREGS)],
+            &[Arg::Eq(1, libc::FIONREAD)],
         ]
     ),
     allow!(SYS_tgkill, "poll transport: kick the vCPU thread out of KVM_RUN"),

@@ -29,7 +29,7 @@ pub use memory::GuestRam;
 pub use pool::Pool;
 pub use template::Template;
 pub use vcpu::{exit_count, Fault};
-pub use vm::Vm;
+pub use vm::{InstanceData, Vm};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

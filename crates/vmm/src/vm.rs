@@ -22,6 +22,23 @@ const WINDOW_SLOT: u32 = 1;
 /// The KVM slot of the tmpfs region.
 const TMPFS_SLOT: u32 = 2;
 
+/// What sysd reads at an instance's start: runs of NUL-terminated strings
+/// and two counts (`wasc_wire::INSTANCE_DATA_HEADER` has the format).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct InstanceData<'a> {
+    pub args: &'a [u8],
+    pub env: &'a [u8],
+    /// Guest names of the preopened directories, then of the memory file
+    /// systems.
+    pub preopens: &'a [u8],
+    /// Each memory file system's quota in decimal.
+    pub tmpfs: &'a [u8],
+    /// The most descriptors the instance may hold open.
+    pub max_fds: u32,
+    /// How many listening sockets the executor holds (handles 3, 4, …).
+    pub listeners: u32,
+}
+
 /// A booted sysd VM. Dropping it destroys the VM and frees its memory.
 #[derive(Debug)]
 pub struct Vm {
@@ -242,34 +259,30 @@ impl Vm {
         self.failed
     }
 
-    /// Writes the instance's arguments, environment, preopened directory
-    /// names and memory file system quotas (each a run of NUL-terminated
-    /// strings) and its descriptor limit where sysd reads them (`wasc_wire::INSTANCE_DATA_HEADER`). Call
-    /// before the instance's first call.
-    pub fn write_instance_data(
-        &self,
-        args: &[u8],
-        env: &[u8],
-        preopens: &[u8],
-        max_fds: u32,
-        tmpfs: &[u8],
-    ) -> Result<(), Error> {
+    /// Writes what sysd reads at an instance's start where it reads it
+    /// (`wasc_wire::INSTANCE_DATA_HEADER`). Call before the instance's
+    /// first call.
+    pub fn write_instance_data(&self, data: &InstanceData<'_>) -> Result<(), Error> {
         let header = wasc_wire::INSTANCE_DATA_HEADER;
-        let total = header + args.len() + env.len() + preopens.len() + tmpfs.len();
+        let runs = [data.args, data.env, data.preopens, data.tmpfs];
+        let total = header + runs.iter().map(|run| run.len()).sum::<usize>();
         if total as u64 > layout::INSTANCE_DATA_MAX {
             return Err(Error::InstanceDataTooLarge(total));
         }
-        let base = layout::INSTANCE_DATA;
-        let mut at = base;
-        for run in [args, env, preopens] {
-            self.ram.write(at, &(run.len() as u32).to_le_bytes())?;
+        let words = [
+            data.args.len() as u32,
+            data.env.len() as u32,
+            data.preopens.len() as u32,
+            data.max_fds,
+            data.tmpfs.len() as u32,
+            data.listeners,
+        ];
+        let mut at = layout::INSTANCE_DATA;
+        for word in words {
+            self.ram.write(at, &word.to_le_bytes())?;
             at += 4;
         }
-        self.ram.write(at, &max_fds.to_le_bytes())?;
-        self.ram
-            .write(at + 4, &(tmpfs.len() as u32).to_le_bytes())?;
-        let mut at = base + header as u64;
-        for run in [args, env, preopens, tmpfs] {
+        for run in runs {
             self.ram.write(at, run)?;
             at += run.len() as u64;
         }

@@ -91,6 +91,22 @@ pub enum OpCode {
     /// many. For wasmtime's order on stdin: it reads before it finds the
     /// module's buffer out of bounds.
     ReadScratch = 23,
+    /// `[listener handle]`: accept one pending connection on a listening
+    /// socket granted with `--tcplisten`, without blocking (`EAGAIN` if none
+    /// is pending). Result: the connection's handle. Every host socket is
+    /// non-blocking; sysd waits with [`OpCode::Wait`] for a module that
+    /// wants to block.
+    Accept = 24,
+    /// `[handle, offset, len, flags]`: receive into linear memory from a
+    /// connection, without blocking; [`socket::PEEK`] leaves the bytes
+    /// queued. Result: bytes received (0: the peer shut down).
+    Recv = 25,
+    /// `[handle, offset, len]`: send from linear memory on a connection,
+    /// without blocking and never raising `SIGPIPE`. Result: bytes sent.
+    Send = 26,
+    /// `[handle, how]`: shut down reading ([`socket::SHUT_RD`]), writing
+    /// ([`socket::SHUT_WR`]) or both of a connection.
+    Shutdown = 27,
 }
 
 impl OpCode {
@@ -120,6 +136,10 @@ impl OpCode {
             Append,
             Wait,
             ReadScratch,
+            Accept,
+            Recv,
+            Send,
+            Shutdown,
         ]
         .into_iter()
         .find(|op| *op as u32 == raw)
@@ -157,6 +177,16 @@ pub mod times {
     pub const ALL: u64 = ATIM | ATIM_NOW | MTIM | MTIM_NOW;
 }
 
+/// Flags of the socket ops [`OpCode::Recv`] and [`OpCode::Shutdown`].
+pub mod socket {
+    /// `Recv`: look at the queued bytes without taking them.
+    pub const PEEK: u64 = 1 << 0;
+    /// `Shutdown`: no more receiving.
+    pub const SHUT_RD: u64 = 1 << 0;
+    /// `Shutdown`: no more sending.
+    pub const SHUT_WR: u64 = 1 << 1;
+}
+
 /// [`OpCode::Wait`]: the scratch area holds `count` [`WaitEntry`]s; the
 /// executor sets `ready` in each one that is ready and returns how many are.
 pub mod wait {
@@ -164,6 +194,12 @@ pub mod wait {
     pub const READ: u32 = 1;
     /// Wait for a handle to be writable.
     pub const WRITE: u32 = 2;
+    /// `ready` bit: the handle is ready for what was asked.
+    pub const READY: u32 = 1 << 0;
+    /// `ready` bit: the peer hung up (`POLLHUP`).
+    pub const HANGUP: u32 = 1 << 1;
+    /// `ready` bit: the handle has a pending error (`POLLERR`).
+    pub const ERROR: u32 = 1 << 2;
     /// The most entries one wait names.
     pub const MAX_ENTRIES: usize = super::SCRATCH_LEN / core::mem::size_of::<super::WaitEntry>();
 }
@@ -175,9 +211,12 @@ pub struct WaitEntry {
     pub handle: u32,
     /// [`wait::READ`] or [`wait::WRITE`].
     pub interest: u32,
-    /// Set by the executor: 1 ready, 0 not.
+    /// Set by the executor: [`wait::READY`], [`wait::HANGUP`] and
+    /// [`wait::ERROR`] bits; 0 if nothing happened.
     pub ready: u32,
-    pub reserved: u32,
+    /// Zero in the request. Set by the executor for a ready read on a
+    /// connection: how many bytes can be received at once (`FIONREAD`).
+    pub nbytes: u32,
 }
 
 /// The header of one packed directory entry ([`OpCode::ReadDir`]), followed
@@ -242,11 +281,17 @@ mod tests {
 
     #[test]
     fn op_codes_round_trip_and_unknown_ones_do_not_decode() {
-        for op in [OpCode::Read, OpCode::Lookup, OpCode::Close, OpCode::Wait] {
+        for op in [
+            OpCode::Read,
+            OpCode::Lookup,
+            OpCode::Close,
+            OpCode::Wait,
+            OpCode::Shutdown,
+        ] {
             assert_eq!(OpCode::from_raw(op as u32), Some(op));
         }
         assert_eq!(OpCode::from_raw(0), None);
-        assert_eq!(OpCode::from_raw(24), None);
+        assert_eq!(OpCode::from_raw(28), None);
         assert_eq!(OpCode::from_raw(99), None);
     }
 }

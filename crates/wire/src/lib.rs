@@ -70,14 +70,15 @@ pub struct OpResult {
     pub value: u64,
 }
 
-/// The instance-data area ([`layout::INSTANCE_DATA`]) starts with five
+/// The instance-data area ([`layout::INSTANCE_DATA`]) starts with six
 /// little-endian `u32`s — the lengths of the arguments, the environment and
 /// the preopened directories' guest names, the most descriptors the
-/// instance may hold open, and the length of the memory file systems'
-/// quotas — followed by the four runs of NUL-terminated strings (the
-/// quotas are decimal byte counts; their mounts' names are the last
+/// instance may hold open, the length of the memory file systems' quotas,
+/// and how many listening sockets (`--tcplisten`) the executor holds as
+/// handles 3, 4, … — followed by the four runs of NUL-terminated strings
+/// (the quotas are decimal byte counts; their mounts' names are the last
 /// preopen names).
-pub const INSTANCE_DATA_HEADER: usize = 20;
+pub const INSTANCE_DATA_HEADER: usize = 24;
 
 /// Per-instance values the host writes before an instance's first call.
 /// Never inherited from a template: every instance gets its own.

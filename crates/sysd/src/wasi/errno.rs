@@ -1,5 +1,6 @@
 //! The WASI preview-1 errno values sysd answers with.
 
+pub(crate) const AGAIN: u16 = 6;
 pub(crate) const BADF: u16 = 8;
 pub(crate) const EXIST: u16 = 20;
 pub(crate) const ILSEQ: u16 = 25;

@@ -2,9 +2,11 @@
 //! backs it, and the per-descriptor state wasmtime keeps (file position,
 //! append and non-blocking flags, read/write access).
 //!
-//! Handles 0–2 are the host's stdio and 3, 4, … the preopened directories,
-//! in `--dir` order; sysd gives them the same fd numbers at start. New
-//! descriptors take the lowest free number, as wasmtime does.
+//! Handles 0–2 are the host's stdio, then come the listening sockets
+//! (`--tcplisten`, in order) and the preopened directories (`--dir` order);
+//! sysd gives them the same fd numbers at start, sockets first as the
+//! wasmtime CLI does. New descriptors take the lowest free number, as
+//! wasmtime does.
 
 use super::errno::{BADF, MFILE};
 
@@ -21,6 +23,16 @@ pub(crate) enum Kind {
         preopen: Option<u32>,
     },
     File(File),
+    Socket(Socket),
+}
+
+/// A TCP socket: a listener granted at start, or a connection accepted on
+/// one. The host socket never blocks; `nonblock` is what the module asked
+/// for, and sysd waits on the host for a blocking one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Socket {
+    pub listener: bool,
+    pub nonblock: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,19 +83,40 @@ impl Default for FdTable {
 
 impl FdTable {
     /// Sets the instance's descriptor limit (0 or past [`MAX_FDS`]: the
-    /// table's size), adds `count` preopened host directories as fds 3, 4,
-    /// … and then the roots of `tmpfs` memory file systems (those that
-    /// fit).
-    pub fn start(&mut self, count: usize, tmpfs: usize, limit: usize) {
+    /// table's size), adds `listeners` listening sockets as fds 3, 4, …,
+    /// then `count` preopened host directories, then the roots of `tmpfs`
+    /// memory file systems (those that fit).
+    pub fn start(&mut self, listeners: usize, count: usize, tmpfs: usize, limit: usize) {
         self.limit = if limit == 0 {
             MAX_FDS
         } else {
             limit.min(MAX_FDS)
         };
-        self.add_preopens(count);
+        let listeners = listeners.min(MAX_FDS - 3);
+        for i in 0..listeners {
+            // The listener is non-blocking, as the wasmtime CLI makes it.
+            self.slots[3 + i] = Some(Entry {
+                handle: (3 + i) as u32,
+                kind: Kind::Socket(Socket {
+                    listener: true,
+                    nonblock: true,
+                }),
+            });
+        }
+        for i in 0..count {
+            let fd = 3 + listeners + i;
+            if fd < MAX_FDS {
+                self.slots[fd] = Some(Entry {
+                    handle: fd as u32,
+                    kind: Kind::Dir {
+                        preopen: Some(i as u32),
+                    },
+                });
+            }
+        }
         // Then the memory file systems' roots, after the host directories.
         for j in 0..tmpfs {
-            let fd = 3 + count + j;
+            let fd = 3 + listeners + count + j;
             if fd < MAX_FDS {
                 self.slots[fd] = Some(Entry {
                     handle: super::tmpfs::TMPFS_BIT | j as u32,
@@ -93,19 +126,13 @@ impl FdTable {
                 });
             }
         }
+        self.started = true;
     }
 
     /// Adds `count` preopened directories as fds 3, 4, … (those that fit).
+    #[cfg(test)]
     pub fn add_preopens(&mut self, count: usize) {
-        for i in 0..count.min(MAX_FDS - 3) {
-            self.slots[3 + i] = Some(Entry {
-                handle: (3 + i) as u32,
-                kind: Kind::Dir {
-                    preopen: Some(i as u32),
-                },
-            });
-        }
-        self.started = true;
+        self.start(0, count, 0, 0);
     }
 
     pub fn get(&self, fd: u64) -> Result<Entry, u16> {
@@ -143,6 +170,18 @@ impl FdTable {
                 kind: Kind::File(file),
             } => Ok((*handle, file)),
             _ => Err(BADF),
+        }
+    }
+
+    /// The socket `fd` and its handle (`NOTSOCK` if it is open but not a
+    /// socket, as wasmtime answers).
+    pub fn socket(&self, fd: u64) -> Result<(u32, Socket), u16> {
+        match self.get(fd)? {
+            Entry {
+                handle,
+                kind: Kind::Socket(socket),
+            } => Ok((handle, socket)),
+            _ => Err(super::errno::NOTSOCK),
         }
     }
 
@@ -212,7 +251,7 @@ mod tests {
     #[test]
     fn the_instance_limit_counts_every_open_descriptor() {
         let mut table = FdTable::default();
-        table.start(1, 0, 6);
+        table.start(0, 1, 0, 6);
         let dir = Entry {
             handle: 9,
             kind: Kind::Dir { preopen: None },
@@ -222,6 +261,26 @@ mod tests {
         assert_eq!(table.insert(dir), Err(MFILE), "3 stdio + 1 preopen + 2");
         table.remove(4).expect("open");
         assert_eq!(table.insert(dir), Ok(4));
+    }
+
+    #[test]
+    fn listeners_come_first_then_directories_then_memory_file_systems() {
+        let mut table = FdTable::default();
+        table.start(2, 1, 1, 0);
+        let kinds: [_; 4] = core::array::from_fn(|i| table.get(3 + i as u64).map(|e| e.kind));
+        let listener = Ok(Kind::Socket(Socket {
+            listener: true,
+            nonblock: true,
+        }));
+        assert_eq!(kinds[0], listener);
+        assert_eq!(kinds[1], listener);
+        assert_eq!(kinds[2], Ok(Kind::Dir { preopen: Some(0) }));
+        assert_eq!(kinds[3], Ok(Kind::Dir { preopen: Some(1) }));
+        assert_eq!(table.get(3).map(|e| e.handle), Ok(3));
+        assert_eq!(table.get(5).map(|e| e.handle), Ok(5), "dirs follow sockets");
+        assert_eq!(table.socket(4).map(|(h, _)| h), Ok(4));
+        assert_eq!(table.socket(5), Err(super::super::errno::NOTSOCK));
+        assert_eq!(table.socket(9), Err(BADF));
     }
 
     #[test]

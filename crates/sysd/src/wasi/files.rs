@@ -226,6 +226,27 @@ pub(crate) fn transfer<S: System>(
             }
         }
         Kind::Dir { .. } => return Ok(BADF),
+        Kind::Socket(socket) => {
+            // A connection reads and writes; a listener, and positioned
+            // transfers, are BADF (wasi-common).
+            if socket.listener || matches!(io, Io::Pread(_) | Io::Pwrite(_)) {
+                return Ok(BADF);
+            }
+            let Some((buf, len)) = chosen else {
+                memory.write_u32_result(result, 0)?;
+                return Ok(0);
+            };
+            memory.check(buf, len)?;
+            match super::sockets::transfer(
+                memory,
+                (entry.handle, socket),
+                (buf, len),
+                io == Io::Read,
+            ) {
+                Ok(n) => n,
+                Err(errno) => return Ok(errno),
+            }
+        }
         Kind::File(_) => {
             if let Some((buf, len)) = chosen {
                 memory.check(buf, len)?;
@@ -333,7 +354,7 @@ pub(crate) fn tell<S: System>(
             Ok(0)
         }
         Ok(Kind::Stdin | Kind::Stdout | Kind::Stderr) => Ok(SPIPE),
-        Ok(Kind::Dir { .. }) => Ok(BADF),
+        Ok(Kind::Dir { .. } | Kind::Socket(_)) => Ok(BADF),
         Err(errno) => Ok(errno),
     }
 }
@@ -407,6 +428,17 @@ pub(crate) fn fdstat<S: System>(
             }
             (stat.filetype, flags, r, r)
         }
+        // As wasi-common reports a socket: read and write rights only.
+        Kind::Socket(socket) => (
+            filetype::SOCKET_STREAM,
+            if socket.nonblock {
+                fdflags::NONBLOCK as u16
+            } else {
+                0
+            },
+            rights::FD_READ | rights::FD_WRITE,
+            0,
+        ),
     };
     let mut stat = [0u8; 24];
     stat[0] = filetype;
@@ -422,6 +454,13 @@ pub(crate) fn set_flags(fds: &mut FdTable, fd: u64, flags: u64) -> Answer {
     let flags = flags & 0xffff;
     if flags & !fdflags::ALL != 0 {
         return Err(invalid(TrapKind::InvalidFlags, ValueType::Fdflags));
+    }
+    if let Ok(Entry {
+        kind: Kind::Socket(socket),
+        ..
+    }) = fds.get_mut(fd)
+    {
+        return Ok(super::sockets::set_flags(socket, flags));
     }
     let Ok((_, file)) = fds.file(fd) else {
         return Ok(BADF);
@@ -476,6 +515,12 @@ pub(crate) fn filestat_get<S: System>(
                 Ok(t) => bytes[16] = t,
                 Err(errno) => return Ok(errno),
             }
+            bytes
+        }
+        // All zeros but the type, as wasi-common reports a socket.
+        Kind::Socket(_) => {
+            let mut bytes = [0u8; 64];
+            bytes[16] = filetype::SOCKET_STREAM;
             bytes
         }
         _ => match host::stat(memory.sys, entry.handle) {
@@ -546,6 +591,10 @@ pub(crate) fn set_size<S: System>(fds: &mut FdTable, sys: &mut S, fd: u64, size:
 
 /// `fd_sync` (`data_only` false) and `fd_datasync`.
 pub(crate) fn sync<S: System>(fds: &mut FdTable, sys: &mut S, fd: u64, data_only: bool) -> u16 {
+    if let Ok(Kind::Socket(_)) = fds.get(fd).map(|e| e.kind) {
+        // Nothing to flush (wasi-common succeeds too).
+        return 0;
+    }
     errno((|| {
         let (handle, _) = fds.file(fd)?;
         host::op(

@@ -106,10 +106,48 @@ fn read_stat<S: System>(sys: &mut S) -> Stat {
     }
 }
 
+/// What one [`wait`] entry came back with: [`wasc_wire::hostop::wait`]
+/// `READY`/`HANGUP`/`ERROR` bits, and bytes ready on a connection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Readiness {
+    pub ready: u32,
+    pub nbytes: u32,
+}
+
+/// One `Wait` op on `(handle, interest)` pairs for at most `timeout` ns
+/// (`u64::MAX`: no limit); what became ready goes into `out`.
+pub(crate) fn wait<S: System>(
+    sys: &mut S,
+    entries: &[(u32, u32)],
+    timeout: u64,
+    out: &mut [Readiness],
+) -> Result<(), u16> {
+    use wasc_wire::hostop::{wait, WaitEntry};
+    const SIZE: usize = core::mem::size_of::<WaitEntry>();
+    let count = entries.len().min(wait::MAX_ENTRIES).min(out.len());
+    for (i, &(handle, interest)) in entries[..count].iter().enumerate() {
+        let mut entry = [0u8; SIZE];
+        entry[0..4].copy_from_slice(&handle.to_le_bytes());
+        entry[4..8].copy_from_slice(&interest.to_le_bytes());
+        sys.write_scratch(i * SIZE, &entry);
+    }
+    op(sys, OpCode::Wait, &[count as u64, timeout])?;
+    for (i, result) in out.iter_mut().enumerate().take(count) {
+        let mut words = [0u8; 8];
+        sys.read_scratch(i * SIZE + 8, &mut words);
+        *result = Readiness {
+            ready: u32::from_le_bytes([words[0], words[1], words[2], words[3]]),
+            nbytes: u32::from_le_bytes([words[4], words[5], words[6], words[7]]),
+        };
+    }
+    Ok(())
+}
+
 /// WASI filetypes.
 pub(crate) mod filetype {
     pub const UNKNOWN: u8 = 0;
     pub const CHARACTER_DEVICE: u8 = 2;
     pub const DIRECTORY: u8 = 3;
+    pub const SOCKET_STREAM: u8 = 6;
     pub const SYMBOLIC_LINK: u8 = 7;
 }

@@ -1,7 +1,6 @@
 //! sysd's WASI preview-1 implementation: all 46 functions of
-//! `wasi_snapshot_preview1`. There are no sockets yet (`--tcplisten` is not
-//! supported), so the socket calls answer as wasmtime does on descriptors
-//! that are not sockets.
+//! `wasi_snapshot_preview1`, sockets included (listeners granted with
+//! `--tcplisten` and the connections accepted on them).
 //!
 //! Semantics follow wasmtime 48 (the golden reports in
 //! `crates/wasc/tests/expected`). Every pointer and length from the module
@@ -9,7 +8,8 @@
 //!
 //! Code map: [`fds`] the descriptor table; [`files`] calls on descriptors;
 //! [`tree`] calls on paths and `fd_readdir`; [`path`] path resolution;
-//! [`poll`] `poll_oneoff`; [`host`] the executor's ops; [`data`] arguments,
+//! [`poll`] `poll_oneoff`; [`sockets`] the socket calls; [`host`] the
+//! executor's ops; [`data`] arguments,
 //! environment, clocks and random bytes; [`memory`] checked linear-memory
 //! access.
 
@@ -21,6 +21,7 @@ mod host;
 mod memory;
 mod path;
 mod poll;
+mod sockets;
 pub mod tmpfs;
 mod tree;
 
@@ -28,7 +29,7 @@ use wasc_wire::hostop::{HostOp, SCRATCH_LEN};
 use wasc_wire::wasi::{ids, TrapKind};
 
 use data::{clock_value, random, sizes, strings};
-use errno::{BADF, NOSYS, NOTSOCK, NOTSUP};
+use errno::{BADF, NOSYS, NOTSUP};
 use files::{Answer, Io};
 use memory::Memory;
 use tree::{OpenArgs, PathOp};
@@ -97,6 +98,9 @@ pub struct InstanceData<'a> {
     /// NUL-terminated. Their guest names are the last entries of
     /// `preopens`.
     pub tmpfs: &'a [u8],
+    /// How many listening sockets (`--tcplisten`) the executor holds as
+    /// handles 3, 4, …; they become fds 3, 4, …, before the preopens.
+    pub listeners: u32,
 }
 
 /// How a call ended.
@@ -145,7 +149,7 @@ impl Wasi {
     /// memory file systems formatted.
     fn start<S: System>(&mut self, sys: &mut S) {
         let mut quotas = [0u64; 16];
-        let (names, limit, mounts) = {
+        let (names, limit, mounts, listeners) = {
             let data = sys.instance_data();
             let names = data.preopens.iter().filter(|&&b| b == 0).count();
             let mut mounts = 0;
@@ -159,10 +163,16 @@ impl Wasi {
                     .unwrap_or(0);
                 mounts += 1;
             }
-            (names, data.max_fds as usize, mounts)
+            (
+                names,
+                data.max_fds as usize,
+                mounts,
+                data.listeners as usize,
+            )
         };
         tmpfs::format(sys, &quotas[..mounts]);
-        self.fds.start(names.saturating_sub(mounts), mounts, limit);
+        self.fds
+            .start(listeners, names.saturating_sub(mounts), mounts, limit);
     }
 
     fn dispatch<S: System>(
@@ -285,14 +295,10 @@ impl Wasi {
             ids::PATH_SYMLINK => tree::symlink(fds, memory, (a(0), a(1)), a(2), (a(3), a(4))),
             ids::PATH_READLINK => tree::readlink(fds, memory, a(0), (a(1), a(2)), a(3), a(4), a(5)),
             ids::POLL_ONEOFF => poll::poll_oneoff(fds, memory, a(0), a(1), a(2), a(3)),
-            ids::SOCK_ACCEPT | ids::SOCK_RECV | ids::SOCK_SEND | ids::SOCK_SHUTDOWN => {
-                // No descriptor is a socket: wasmtime answers NOTSOCK for
-                // the ones that exist.
-                Ok(match fds.get(a(0)) {
-                    Ok(_) => NOTSOCK,
-                    Err(errno) => errno,
-                })
-            }
+            ids::SOCK_ACCEPT => sockets::accept(fds, memory, a(0), a(1), a(2)),
+            ids::SOCK_RECV => sockets::recv(fds, memory, a(0), a(1), a(2), a(3), a(4), a(5)),
+            ids::SOCK_SEND => sockets::send(fds, memory, a(0), a(1), a(2), a(3), a(4)),
+            ids::SOCK_SHUTDOWN => sockets::shutdown(fds, memory.sys, a(0), a(1)),
             _ => Ok(NOSYS),
         };
         answer.map_err(Stopped::Stop)
@@ -352,6 +358,7 @@ mod tests {
                 preopens: b"/sandbox\0",
                 max_fds: 0,
                 tmpfs: b"",
+                listeners: 0,
             }
         }
         fn random(&mut self, buf: &mut [u8]) {
@@ -466,7 +473,7 @@ mod tests {
         );
         assert_eq!(
             wasi.call(ids::SOCK_SEND, &[2], 256, &mut sys),
-            Outcome::Errno(NOTSOCK)
+            Outcome::Errno(errno::NOTSOCK)
         );
     }
 

@@ -487,6 +487,7 @@ pub(crate) mod tests {
                 preopens: b"/\0",
                 max_fds: 0,
                 tmpfs: b"",
+                listeners: 0,
             }
         }
         fn random(&mut self, _: &mut [u8]) {}

@@ -1,16 +1,18 @@
 //! `poll_oneoff`: clock subscriptions are deadlines on sysd's TSC clock;
 //! regular files and stdout/stderr are always ready, as wasmtime reports
-//! them; stdin readiness and the passage of time are waited for with ONE
-//! host op ([`OpCode::Wait`]), so sysd never spins while the function
-//! waits.
+//! them; stdin and socket readiness and the passage of time are waited for
+//! with ONE host op ([`wasc_wire::hostop::OpCode::Wait`]), so sysd never
+//! spins while the function waits. Socket events follow wasi-common: a
+//! read reports at least 1 byte (what the connection holds), a write 0, a
+//! hang-up the `HANGUP` flag, a socket error the event's `IO` error.
 
-use wasc_wire::hostop::{wait, OpCode, WaitEntry};
+use wasc_wire::hostop::wait;
 use wasc_wire::wasi::{TrapKind, ValueType};
 
-use super::errno::{BADF, INVAL};
+use super::errno::{BADF, INVAL, IO};
 use super::fds::{FdTable, Kind};
 use super::files::{invalid, Answer};
-use super::host;
+use super::host::{self, Readiness};
 use super::memory::{fields, Memory, OutOfBounds};
 use super::{clock_ns, System};
 
@@ -31,8 +33,13 @@ enum Sub {
     Clock { deadline: u64 },
     /// Ready at once; the event's `nbytes` and flags.
     Ready { nbytes: u64, flags: u16 },
-    /// Readable when the host says so.
-    Stdin { handle: u32 },
+    /// Ready when the host says so: stdin (`socket` false) or a socket,
+    /// for [`wait::READ`] or [`wait::WRITE`].
+    Host {
+        handle: u32,
+        interest: u32,
+        socket: bool,
+    },
 }
 
 struct Decoded {
@@ -101,8 +108,19 @@ fn decode<S: System>(
                 return Ok(Err(BADF));
             };
             match (tag, entry.kind) {
-                (FD_READ, Kind::Stdin) => Sub::Stdin {
+                (FD_READ, Kind::Stdin) => Sub::Host {
                     handle: entry.handle,
+                    interest: wait::READ,
+                    socket: false,
+                },
+                (_, Kind::Socket(_)) => Sub::Host {
+                    handle: entry.handle,
+                    interest: if tag == FD_READ {
+                        wait::READ
+                    } else {
+                        wait::WRITE
+                    },
+                    socket: true,
                 },
                 (FD_READ, Kind::File(file)) => {
                     let size = match host::stat(memory.sys, entry.handle) {
@@ -149,7 +167,7 @@ pub(crate) fn poll_oneoff<S: System>(
     };
     // Decode everything first: errors and traps come before any wait.
     let mut earliest = u64::MAX;
-    let mut handles = [0u32; MAX_WAIT];
+    let mut handles = [(0u32, 0u32); MAX_WAIT];
     let mut nhandles = 0;
     let mut ready_now = false;
     for i in 0..count {
@@ -160,9 +178,12 @@ pub(crate) fn poll_oneoff<S: System>(
         match decoded.sub {
             Sub::Clock { deadline } => earliest = earliest.min(deadline),
             Sub::Ready { .. } => ready_now = true,
-            Sub::Stdin { handle } => {
-                if !handles[..nhandles].contains(&handle) && nhandles < MAX_WAIT {
-                    handles[nhandles] = handle;
+            Sub::Host {
+                handle, interest, ..
+            } => {
+                let key = (handle, interest);
+                if !handles[..nhandles].contains(&key) && nhandles < MAX_WAIT {
+                    handles[nhandles] = key;
                     nhandles += 1;
                 }
             }
@@ -170,7 +191,7 @@ pub(crate) fn poll_oneoff<S: System>(
     }
     memory.check(events, 8)?;
     // Wait until something is ready.
-    let mut readable = [false; MAX_WAIT];
+    let mut readiness = [Readiness::default(); MAX_WAIT];
     loop {
         let monotonic = match now(memory.sys) {
             Ok((monotonic, _)) => monotonic,
@@ -187,10 +208,13 @@ pub(crate) fn poll_oneoff<S: System>(
         if nhandles == 0 && timeout == 0 {
             break;
         }
-        if let Err(errno) = wait_for(memory.sys, &handles[..nhandles], timeout, &mut readable) {
+        if let Err(errno) = host::wait(memory.sys, &handles[..nhandles], timeout, &mut readiness) {
             return Ok(errno);
         }
-        if ready_now || readable[..nhandles].contains(&true) || timeout == 0 {
+        let any = readiness[..nhandles]
+            .iter()
+            .any(|r| r.ready & wait::READY != 0);
+        if ready_now || any || timeout == 0 {
             break;
         }
     }
@@ -206,20 +230,51 @@ pub(crate) fn poll_oneoff<S: System>(
             Ok(decoded) => decoded,
             Err(errno) => return Ok(errno),
         };
-        let (nbytes, flags) = match decoded.sub {
-            Sub::Clock { deadline } if deadline <= monotonic => (u64::from(single_sleep), 0),
+        let (nbytes, flags, error) = match decoded.sub {
+            Sub::Clock { deadline } if deadline <= monotonic => (u64::from(single_sleep), 0, 0),
             Sub::Clock { .. } => continue,
-            Sub::Ready { nbytes, flags } => (nbytes, flags),
-            Sub::Stdin { handle } => {
-                let index = handles[..nhandles].iter().position(|&h| h == handle);
-                if !index.is_some_and(|i| readable[i]) {
+            Sub::Ready { nbytes, flags } => (nbytes, flags, 0),
+            Sub::Host {
+                handle,
+                interest,
+                socket,
+            } => {
+                let index = handles[..nhandles]
+                    .iter()
+                    .position(|&key| key == (handle, interest));
+                let Some(got) = index.map(|i| readiness[i]) else {
+                    continue;
+                };
+                if got.ready & wait::READY == 0 {
                     continue;
                 }
-                (1, 0)
+                match (socket, interest) {
+                    (false, _) => (1, 0, 0),
+                    _ if got.ready & wait::ERROR != 0 => (0, 0, IO),
+                    (true, wait::READ) => (
+                        u64::from(got.nbytes.max(1)),
+                        if got.ready & wait::HANGUP != 0 {
+                            HANGUP
+                        } else {
+                            0
+                        },
+                        0,
+                    ),
+                    (true, _) => (
+                        0,
+                        if got.ready & wait::HANGUP != 0 {
+                            HANGUP
+                        } else {
+                            0
+                        },
+                        0,
+                    ),
+                }
             }
         };
         let mut event = [0u8; EVENT as usize];
         event[0..8].copy_from_slice(&decoded.userdata.to_le_bytes());
+        event[8..10].copy_from_slice(&error.to_le_bytes());
         event[10] = decoded.tag;
         event[16..24].copy_from_slice(&nbytes.to_le_bytes());
         event[24..26].copy_from_slice(&flags.to_le_bytes());
@@ -232,29 +287,4 @@ pub(crate) fn poll_oneoff<S: System>(
     }
     memory.write_u32_result(result, written as u32)?;
     Ok(0)
-}
-
-/// One `Wait` host op on `handles` (read interest) for at most `timeout`
-/// ns; marks which became readable.
-fn wait_for<S: System>(
-    sys: &mut S,
-    handles: &[u32],
-    timeout: u64,
-    readable: &mut [bool; MAX_WAIT],
-) -> Result<(), u16> {
-    const SIZE: usize = core::mem::size_of::<WaitEntry>();
-    const _: () = assert!(MAX_WAIT <= wait::MAX_ENTRIES);
-    for (i, &handle) in handles.iter().enumerate() {
-        let mut entry = [0u8; SIZE];
-        entry[0..4].copy_from_slice(&handle.to_le_bytes());
-        entry[4..8].copy_from_slice(&wait::READ.to_le_bytes());
-        sys.write_scratch(i * SIZE, &entry);
-    }
-    host::op(sys, OpCode::Wait, &[handles.len() as u64, timeout])?;
-    for (i, flag) in readable.iter_mut().enumerate().take(handles.len()) {
-        let mut word = [0u8; 4];
-        sys.read_scratch(i * SIZE + 8, &mut word);
-        *flag = u32::from_le_bytes(word) == 1;
-    }
-    Ok(())
 }

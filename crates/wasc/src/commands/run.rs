@@ -7,7 +7,8 @@ use std::process::ExitCode;
 
 use clap::Args;
 use wasc_runtime::{
-    DirMapping, EnvVar, Isolation, Limits, Outcome, RunConfig, Timeout, TmpfsMount, Transport,
+    DirMapping, EnvVar, Isolation, Limits, Outcome, RunConfig, TcpListen, Timeout, TmpfsMount,
+    Transport,
 };
 
 /// The exit status `wasmtime run` uses for a trap on Unix: that of a process
@@ -29,6 +30,13 @@ pub struct RunCommand {
     /// (no size limit).
     #[arg(long = "tmpfs", value_name = "GUEST_DIR[:SIZE]")]
     tmpfs: Vec<TmpfsMount>,
+
+    /// Bind and listen on a TCP address (HOST:PORT) before the module
+    /// starts, and hand it the listening socket as fd 3, 4, … (before the
+    /// preopened directories), as `wasmtime run --tcplisten` did. VM
+    /// isolation only: wasmtime 48's in-process preview 1 has no sockets.
+    #[arg(long = "tcplisten", value_name = "SOCKET_ADDRESS")]
+    tcplisten: Vec<TcpListen>,
 
     /// Pass an environment variable to the guest; `--env NAME` passes the
     /// host's value through if it has one.
@@ -88,6 +96,7 @@ impl RunCommand {
             },
             kvm_device: self.kvm_device,
             tmpfs: self.tmpfs,
+            tcplisten: self.tcplisten,
         };
         Ok(match wasc_runtime::run(&config)? {
             Outcome::Exited(status) => exit_code(status),

@@ -143,7 +143,8 @@ impl System for Ring3<'_> {
         let mut runs = [(0usize, 0usize); 4];
         let mut at = header;
         for (i, run) in runs.iter_mut().enumerate() {
-            // The lengths are words 0, 1, 2 and 4 (3 is the fd limit).
+            // The lengths are words 0, 1, 2 and 4 (3 is the fd limit, 5 the
+            // listener count).
             let word = if i < 3 { i } else { 4 };
             // SAFETY: the header is inside the instance-data area, mapped
             // for ring 3.
@@ -156,6 +157,8 @@ impl System for Ring3<'_> {
         }
         // SAFETY: the header is inside the instance-data area.
         let max_fds = unsafe { base.add(12).cast::<u32>().read_volatile() };
+        // SAFETY: as above.
+        let listeners = unsafe { base.add(20).cast::<u32>().read_volatile() };
         // SAFETY: every run lies inside the instance-data area, which the
         // host writes only before the instance's first call.
         let run =
@@ -166,6 +169,7 @@ impl System for Ring3<'_> {
             preopens: run(runs[2]),
             max_fds,
             tmpfs: run(runs[3]),
+            listeners,
         }
     }
 

@@ -326,7 +326,12 @@ pub fn execute<S: System>(sys: &mut S, code: OpCode, args: &[u64; 6]) -> Result<
             fs.release(ino);
             Ok(0)
         }
-        OpCode::Wait | OpCode::ReadScratch => Err(INVAL),
+        OpCode::Wait
+        | OpCode::ReadScratch
+        | OpCode::Accept
+        | OpCode::Recv
+        | OpCode::Send
+        | OpCode::Shutdown => Err(INVAL),
     }
 }
 

@@ -50,6 +50,7 @@ impl System for Fake {
             preopens: b"/t\0",
             max_fds: 0,
             tmpfs: b"1048576\0",
+            listeners: 0,
         }
     }
     fn random(&mut self, _: &mut [u8]) {}

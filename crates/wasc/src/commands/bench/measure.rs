@@ -112,6 +112,7 @@ impl Bench {
             } else {
                 Vec::new()
             },
+            tcplisten: Vec::new(),
         }
     }
 
