@@ -559,6 +559,14 @@ fn trap_error(id: u32, kind: u32, detail: u64) -> wasmtime::Error {
         ),
         k if k == TrapKind::InvalidEnum as u32 => value("enum"),
         k if k == TrapKind::InvalidFlags as u32 => value("flag"),
+        k if k == TrapKind::IntConversion as u32 => match ids::ValueType::from_raw(detail) {
+            Some(ty) => in_func(
+                &format!("convert {}", ty.name()),
+                wasmtime::Error::msg("out of range integral type conversion attempted")
+                    .context("Int conversion error: TryFromIntError(())"),
+            ),
+            None => wasmtime::Error::msg(format!("sysd ended the call with unknown type {detail}")),
+        },
         k if k == TrapKind::RandomTooLong as u32 => wasmtime::Error::msg(format!(
             "requested len {detail} exceeds limit {}",
             ids::RANDOM_LIMIT

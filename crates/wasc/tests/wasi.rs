@@ -125,6 +125,18 @@ const BAD_ARG_CASES: &[&str] = &[
     "fd_advise_bad_advice",
     "fd_fdstat_set_flags_undefined_bits",
     "path_open_undefined_oflags",
+    "fd_seek_wide_whence",
+    "fd_advise_wide_advice",
+    "fd_fdstat_set_flags_wide",
+    "fd_filestat_set_times_wide_flags",
+    "proc_raise_bad_signal",
+    "proc_raise_wide_signal",
+    "sock_accept_wide_flags",
+    "sock_recv_wide_flags",
+    "sock_send_undefined_flags",
+    "sock_send_wide_flags",
+    "sock_shutdown_wide_flags",
+    "path_open_wide_oflags",
 ];
 
 /// Cases whose VM report may differ from the reference, and why (none

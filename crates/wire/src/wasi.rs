@@ -181,6 +181,9 @@ pub enum TrapKind {
     /// `random_get` asked for more than [`RANDOM_LIMIT`] bytes; the detail
     /// is the length.
     RandomTooLong = 7,
+    /// An argument wider than its 8- or 16-bit type (wiggle's `Int
+    /// conversion error`); the detail is a [`ValueType`].
+    IntConversion = 8,
 }
 
 /// The most bytes one `random_get` may ask for (wasmtime's limit).
@@ -222,13 +225,15 @@ pub enum ValueType {
     Eventtype = 7,
     Subclockflags = 8,
     Riflags = 9,
-    Siflags = 10,
+    /// A plain `u16` (`siflags` is one: any value that fits is accepted).
+    U16 = 10,
     Sdflags = 11,
     Clockid = 12,
+    Signal = 13,
 }
 
 impl ValueType {
-    const ALL: [ValueType; 13] = [
+    const ALL: [ValueType; 14] = [
         ValueType::Whence,
         ValueType::Advice,
         ValueType::Fdflags,
@@ -239,9 +244,10 @@ impl ValueType {
         ValueType::Eventtype,
         ValueType::Subclockflags,
         ValueType::Riflags,
-        ValueType::Siflags,
+        ValueType::U16,
         ValueType::Sdflags,
         ValueType::Clockid,
+        ValueType::Signal,
     ];
 
     pub fn from_raw(raw: u64) -> Option<Self> {
@@ -260,9 +266,10 @@ impl ValueType {
             ValueType::Eventtype => "Eventtype",
             ValueType::Subclockflags => "Subclockflags",
             ValueType::Riflags => "Riflags",
-            ValueType::Siflags => "Siflags",
+            ValueType::U16 => "u16",
             ValueType::Sdflags => "Sdflags",
             ValueType::Clockid => "Clockid",
+            ValueType::Signal => "Signal",
         }
     }
 }

@@ -50,6 +50,15 @@ pub(crate) fn invalid(kind: TrapKind, ty: ValueType) -> Stop {
     Stop::Trap(kind, ty as u64)
 }
 
+/// A raw argument as a witx type of at most `max`, converted as wiggle
+/// converts it before the call: a value that does not fit ends the call.
+pub(crate) fn narrow(raw: u64, max: u64, ty: ValueType) -> Result<u64, Stop> {
+    if raw > max {
+        return Err(invalid(TrapKind::IntConversion, ty));
+    }
+    Ok(raw)
+}
+
 /// Turns `Result<u16 errno, u16 errno>` style bodies into an errno.
 pub(crate) fn errno(result: Result<(), u16>) -> u16 {
     match result {
@@ -308,7 +317,7 @@ pub(crate) fn seek<S: System>(
     whence: u64,
     result: u64,
 ) -> Answer {
-    let whence = whence as u8;
+    let whence = narrow(whence, 0xff, ValueType::Whence)?;
     if whence > 2 {
         return Err(invalid(TrapKind::InvalidEnum, ValueType::Whence));
     }
@@ -451,7 +460,7 @@ pub(crate) fn fdstat<S: System>(
 
 /// `fd_fdstat_set_flags`: only APPEND and NONBLOCK change, as in wasmtime.
 pub(crate) fn set_flags(fds: &mut FdTable, fd: u64, flags: u64) -> Answer {
-    let flags = flags & 0xffff;
+    let flags = narrow(flags, 0xffff, ValueType::Fdflags)?;
     if flags & !fdflags::ALL != 0 {
         return Err(invalid(TrapKind::InvalidFlags, ValueType::Fdflags));
     }
@@ -546,7 +555,7 @@ fn fs_handle(fds: &FdTable, fd: u64) -> Result<u32, u16> {
 /// The executor's time flags from WASI `fstflags` (the same bits);
 /// undefined bits trap, contradictory ones are `INVAL`.
 pub(crate) fn time_flags(flags: u64) -> Result<Result<u64, u16>, Stop> {
-    let flags = flags & 0xffff;
+    let flags = narrow(flags, 0xffff, ValueType::Fstflags)?;
     if flags & !0xf != 0 {
         return Err(invalid(TrapKind::InvalidFlags, ValueType::Fstflags));
     }
@@ -608,7 +617,7 @@ pub(crate) fn sync<S: System>(fds: &mut FdTable, sys: &mut S, fd: u64, data_only
 
 /// `fd_advise`: checked, then a no-op (advice is a hint).
 pub(crate) fn advise(fds: &mut FdTable, fd: u64, advice: u64) -> Answer {
-    if advice as u8 > 5 {
+    if narrow(advice, 0xff, ValueType::Advice)? > 5 {
         return Err(invalid(TrapKind::InvalidEnum, ValueType::Advice));
     }
     Ok(errno(fds.file(fd).map(drop)))

@@ -26,7 +26,7 @@ pub mod tmpfs;
 mod tree;
 
 use wasc_wire::hostop::{HostOp, SCRATCH_LEN};
-use wasc_wire::wasi::{ids, TrapKind};
+use wasc_wire::wasi::{ids, TrapKind, ValueType};
 
 use data::{clock_value, random, sizes, strings};
 use errno::{BADF, NOSYS, NOTSUP};
@@ -209,7 +209,15 @@ impl Wasi {
                 }
             }
             ids::SCHED_YIELD => Ok(0),
-            ids::PROC_RAISE => Ok(NOTSUP),
+            // The 31 preview-1 signals are checked as wiggle checks them,
+            // then refused as wasmtime refuses every one.
+            ids::PROC_RAISE => match files::narrow(a(0), 0xff, ValueType::Signal) {
+                Ok(signal) if signal > 30 => {
+                    Err(files::invalid(TrapKind::InvalidEnum, ValueType::Signal))
+                }
+                Ok(_) => Ok(NOTSUP),
+                Err(stop) => Err(stop),
+            },
             ids::PROC_EXIT => {
                 let status = a(0) as u32;
                 return if status < 126 {

@@ -52,14 +52,14 @@ pub(crate) fn open<S: System>(
     a: &OpenArgs,
 ) -> Answer {
     let follow = lookupflags(a.dirflags)?;
-    let oflags = a.oflags & 0xffff;
+    let oflags = super::files::narrow(a.oflags, 0xffff, ValueType::Oflags)?;
     if oflags & !0xf != 0 {
         return Err(invalid(TrapKind::InvalidFlags, ValueType::Oflags));
     }
     if a.rights_base & !rights::ALL != 0 || a.rights_inheriting & !rights::ALL != 0 {
         return Err(invalid(TrapKind::InvalidFlags, ValueType::Rights));
     }
-    let fdflags = a.fdflags & 0xffff;
+    let fdflags = super::files::narrow(a.fdflags, 0xffff, ValueType::Fdflags)?;
     if fdflags & !fdflags::ALL != 0 {
         return Err(invalid(TrapKind::InvalidFlags, ValueType::Fdflags));
     }

@@ -139,6 +139,33 @@ fn main() {
                 sub[8] = 9;
                 raw::poll_oneoff(sub.as_ptr() as i32, ok, 1, ok2)
             }
+            // Arguments wider than their 8- or 16-bit types.
+            "fd_seek_wide_whence" => raw::fd_seek(1, 0, 0x100, ok),
+            "fd_advise_wide_advice" => raw::fd_advise(1, 0, 1, -1),
+            "fd_fdstat_set_flags_wide" => raw::fd_fdstat_set_flags(1, 0x1_0000),
+            "fd_filestat_set_times_wide_flags" => raw::fd_filestat_set_times(1, 0, 0, 0x1_0000),
+            "proc_raise_bad_signal" => raw::proc_raise(31),
+            "proc_raise_wide_signal" => raw::proc_raise(0x100),
+            "sock_accept_wide_flags" => raw::sock_accept(1, 0x1_0000, ok),
+            "sock_recv_wide_flags" => raw::sock_recv(1, ok, 0, 0x1_0000, ok, ok2),
+            "sock_send_undefined_flags" => raw::sock_send(1, ok, 0, 0xffff, ok),
+            "sock_send_wide_flags" => raw::sock_send(1, ok, 0, 0x1_0000, ok),
+            "sock_shutdown_wide_flags" => raw::sock_shutdown(1, 0x100),
+            "path_open_wide_oflags" => {
+                static NAME: &[u8] = b"f.txt";
+                let dir = preopen("/sandbox") as i32;
+                raw::path_open(
+                    dir,
+                    0,
+                    NAME.as_ptr() as i32,
+                    5,
+                    0x1_0000,
+                    RIGHTS,
+                    RIGHTS,
+                    0,
+                    ok,
+                )
+            }
             other => panic!("unknown case {other}"),
         }
     };

@@ -23,7 +23,7 @@ use wasc_wire::wasi::{TrapKind, ValueType, CALL_FUEL};
 
 use super::errno::{AGAIN, BADF, INVAL, NOMEM};
 use super::fds::{Entry, FdTable, Kind, Socket};
-use super::files::{fdflags, invalid, Answer};
+use super::files::{fdflags, invalid, narrow, Answer, Stop};
 use super::host;
 use super::memory::{Memory, OutOfBounds};
 use super::System;
@@ -63,7 +63,7 @@ pub(crate) fn accept<S: System>(
     flags: u64,
     result: u64,
 ) -> Answer {
-    let flags = flags & 0xffff;
+    let flags = narrow(flags, 0xffff, ValueType::Fdflags)?;
     if flags & !fdflags::ALL != 0 {
         return Err(invalid(TrapKind::InvalidFlags, ValueType::Fdflags));
     }
@@ -222,6 +222,36 @@ enum Stopped {
     Memory(OutOfBounds),
 }
 
+/// What `sock_recv` and `sock_send` share: the connection, then its
+/// iovecs and the result pointers `results` (offset, length) checked
+/// before a byte moves, then the transfer. `Ok(Err(errno))` ends the call
+/// with that errno.
+fn checked_stream<S: System>(
+    fds: &FdTable,
+    memory: &mut Memory<'_, S>,
+    fd: u64,
+    (iovs, count): (u64, u64),
+    results: &[(u64, u64)],
+    way: Way,
+) -> Result<Result<u64, u16>, Stop> {
+    let found = match connection(fds, fd) {
+        Ok(found) => found,
+        Err(errno) => return Ok(Err(errno)),
+    };
+    let count = match check_iovecs(memory, iovs, count)? {
+        Ok(count) => count,
+        Err(errno) => return Ok(Err(errno)),
+    };
+    for &(at, len) in results {
+        memory.check(at, len).map_err(OutOfBounds::in_result)?;
+    }
+    match stream(memory, found, Buffers::Iovecs { iovs, count }, way) {
+        Ok(n) => Ok(Ok(n)),
+        Err(Stopped::Errno(errno)) => Ok(Err(errno)),
+        Err(Stopped::Memory(e)) => Err(e.into()),
+    }
+}
+
 /// `sock_recv(fd, iovs, count, flags, result_len, result_flags)`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn recv<S: System>(
@@ -234,32 +264,18 @@ pub(crate) fn recv<S: System>(
     result_len: u64,
     result_flags: u64,
 ) -> Answer {
-    let flags = flags & 0xffff;
+    let flags = narrow(flags, 0xffff, ValueType::Riflags)?;
     if flags & !(RECV_PEEK | RECV_WAITALL) != 0 {
         return Err(invalid(TrapKind::InvalidFlags, ValueType::Riflags));
     }
-    let found = match connection(fds, fd) {
-        Ok(found) => found,
-        Err(errno) => return Ok(errno),
-    };
-    let count = match check_iovecs(memory, iovs, count)? {
-        Ok(count) => count,
-        Err(errno) => return Ok(errno),
-    };
-    memory
-        .check(result_len, 4)
-        .map_err(OutOfBounds::in_result)?;
-    memory
-        .check(result_flags, 2)
-        .map_err(OutOfBounds::in_result)?;
     let way = Way::Recv {
         peek: flags & RECV_PEEK != 0,
         wait_all: flags & RECV_WAITALL != 0,
     };
-    let n = match stream(memory, found, Buffers::Iovecs { iovs, count }, way) {
+    let results = [(result_len, 4), (result_flags, 2)];
+    let n = match checked_stream(fds, memory, fd, (iovs, count), &results, way)? {
         Ok(n) => n,
-        Err(Stopped::Errno(errno)) => return Ok(errno),
-        Err(Stopped::Memory(e)) => return Err(e.into()),
+        Err(errno) => return Ok(errno),
     };
     memory.write_u32_result(result_len, n as u32)?;
     // No datagram sockets: never RECV_DATA_TRUNCATED.
@@ -267,8 +283,8 @@ pub(crate) fn recv<S: System>(
     Ok(0)
 }
 
-/// `sock_send(fd, iovs, count, flags, result_len)`: the flags (none are
-/// defined) are ignored, as in wasi-common.
+/// `sock_send(fd, iovs, count, flags, result_len)`: `siflags` is a plain
+/// `u16` with no flags defined; any value that fits is accepted.
 pub(crate) fn send<S: System>(
     fds: &mut FdTable,
     memory: &mut Memory<'_, S>,
@@ -278,24 +294,11 @@ pub(crate) fn send<S: System>(
     flags: u64,
     result_len: u64,
 ) -> Answer {
-    if flags & 0xffff != 0 {
-        return Err(invalid(TrapKind::InvalidFlags, ValueType::Siflags));
-    }
-    let found = match connection(fds, fd) {
-        Ok(found) => found,
-        Err(errno) => return Ok(errno),
-    };
-    let count = match check_iovecs(memory, iovs, count)? {
-        Ok(count) => count,
-        Err(errno) => return Ok(errno),
-    };
-    memory
-        .check(result_len, 4)
-        .map_err(OutOfBounds::in_result)?;
-    let n = match stream(memory, found, Buffers::Iovecs { iovs, count }, Way::Send) {
+    narrow(flags, 0xffff, ValueType::U16)?;
+    let results = [(result_len, 4)];
+    let n = match checked_stream(fds, memory, fd, (iovs, count), &results, Way::Send)? {
         Ok(n) => n,
-        Err(Stopped::Errno(errno)) => return Ok(errno),
-        Err(Stopped::Memory(e)) => return Err(e.into()),
+        Err(errno) => return Ok(errno),
     };
     memory.write_u32_result(result_len, n as u32)?;
     Ok(0)
@@ -303,7 +306,7 @@ pub(crate) fn send<S: System>(
 
 /// `sock_shutdown(fd, how)`.
 pub(crate) fn shutdown<S: System>(fds: &mut FdTable, sys: &mut S, fd: u64, how: u64) -> Answer {
-    let how = how & 0xff;
+    let how = narrow(how, 0xff, ValueType::Sdflags)?;
     if how & !(SHUT_RD | SHUT_WR) != 0 {
         return Err(invalid(TrapKind::InvalidFlags, ValueType::Sdflags));
     }
