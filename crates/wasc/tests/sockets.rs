@@ -59,6 +59,25 @@ close: ok
 done
 ";
 
+/// Starts `wasc run --tcplisten ADDR ARGS…` on a loopback port that was
+/// free a moment ago, with stdout and stderr piped: the child and ADDR.
+fn spawn_on_free_port(args: &[&str]) -> (Child, String) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = Command::new(env!("CARGO_BIN_EXE_wasc"))
+        .args(["run", "--tcplisten", &addr])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn wasc");
+    (child, addr)
+}
+
 /// A running `wasc run --tcplisten` and the guest's stdout, line by line.
 struct Server {
     child: Child,
@@ -73,19 +92,13 @@ impl Server {
     /// another port is tried.
     fn start(transport: &str) -> Server {
         for _ in 0..5 {
-            let port = TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .expect("a free port")
-                .port();
-            let addr = format!("127.0.0.1:{port}");
-            let mut child = Command::new(env!("CARGO_BIN_EXE_wasc"))
-                .args(["run", "--transport", transport, "--timeout", "60s"])
-                .args(["--tcplisten", &addr, guests::TCP_SERVER])
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("spawn wasc");
+            let (mut child, addr) = spawn_on_free_port(&[
+                "--transport",
+                transport,
+                "--timeout",
+                "60s",
+                guests::TCP_SERVER,
+            ]);
             let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
             let mut server = Server {
                 child,
@@ -255,28 +268,40 @@ fn an_address_without_a_port_is_a_usage_error() {
     assert!(out.stderr.contains("is not HOST:PORT"), "{}", out.stderr);
 }
 
+/// A guest that sleeps 300 ms on a clock and exits without accepting.
+const SLEEPER: &str = r#"(module
+  (import "wasi_snapshot_preview1" "poll_oneoff"
+    (func $poll (param i32 i32 i32 i32) (result i32)))
+  (memory (export "memory") 1)
+  ;; One relative monotonic clock subscription of 300 ms at offset 0.
+  (data (i32.const 8) "\00")
+  (data (i32.const 16) "\01\00\00\00")
+  (data (i32.const 24) "\00\a3\e1\11\00\00\00\00")
+  (func (export "_start")
+    (drop (call $poll (i32.const 0) (i32.const 64) (i32.const 1) (i32.const 128)))))"#;
+
 /// A listener whose guest never accepts: the client's connection waits in
-/// the backlog and the run still ends cleanly when the guest exits.
+/// the backlog, and the run still ends cleanly when the guest exits.
 #[test]
 fn an_unaccepted_connection_does_not_hold_up_the_exit() {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wasc"))
-        .args(["run", "--tcplisten", &addr, guests::EXIT, "0"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn wasc");
-    // Connect while it may still be running; a refusal means it has ended.
+    let module = tempfile::Builder::new()
+        .suffix(".wat")
+        .tempfile()
+        .expect("temp module");
+    std::fs::write(module.path(), SLEEPER).expect("write module");
+    let module = module.path().to_str().expect("UTF-8 path").to_owned();
+    let (mut child, addr) = spawn_on_free_port(&[&module]);
+    // The kernel completes the handshake into the backlog while the guest
+    // sleeps; nobody ever accepts.
     let started = Instant::now();
-    while started.elapsed() < Duration::from_millis(200) {
-        if TcpStream::connect(&addr).is_ok() {
-            break;
+    let client = loop {
+        match TcpStream::connect(&addr) {
+            Ok(client) => break client,
+            Err(e) if started.elapsed() > Duration::from_secs(10) => panic!("connect: {e}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(5)),
         }
-    }
+    };
     let status = child.wait().expect("wait");
     assert!(status.success(), "{status}");
+    drop(client);
 }

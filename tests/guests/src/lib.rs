@@ -42,7 +42,23 @@ pub fn show<T: Debug>(label: &str, result: Result<T, Errno>) -> Option<T> {
     }
 }
 
-/// Finds the preopened directory the guest sees as `name`.
+/// A `poll_oneoff` subscription to `kind` (`FD_READ` or `FD_WRITE`) on
+/// `fd`.
+pub fn fd_subscription(userdata: u64, kind: wasi::Eventtype, fd: wasi::Fd) -> wasi::Subscription {
+    let rw = wasi::SubscriptionFdReadwrite {
+        file_descriptor: fd,
+    };
+    let u = if kind == wasi::EVENTTYPE_FD_READ {
+        wasi::SubscriptionUU { fd_read: rw }
+    } else {
+        wasi::SubscriptionUU { fd_write: rw }
+    };
+    wasi::Subscription {
+        userdata,
+        u: wasi::SubscriptionU { tag: kind.raw(), u },
+    }
+}
+
 /// With `WASC_GUEST_FIXTURES=path=contents;…` in the environment (runs on a
 /// memory file system, which starts empty), creates those files under
 /// `/sandbox` first — what the test harness puts in a granted directory.
@@ -64,6 +80,7 @@ fn make_fixtures() {
     }
 }
 
+/// Finds the preopened directory the guest sees as `name`.
 pub fn preopen(name: &str) -> Fd {
     make_fixtures();
     for fd in 3..64 {

@@ -1,5 +1,5 @@
 //! poll_oneoff with clock and fd subscriptions, and sched_yield.
-use wasc_guests::{open, preopen, show, status, wasi};
+use wasc_guests::{fd_subscription as fd_sub, open, preopen, show, status, wasi};
 
 fn clock(userdata: u64, timeout: u64, flags: u16) -> wasi::Subscription {
     wasi::Subscription {
@@ -15,21 +15,6 @@ fn clock(userdata: u64, timeout: u64, flags: u16) -> wasi::Subscription {
                 },
             },
         },
-    }
-}
-
-fn fd_sub(userdata: u64, kind: wasi::Eventtype, fd: wasi::Fd) -> wasi::Subscription {
-    let rw = wasi::SubscriptionFdReadwrite {
-        file_descriptor: fd,
-    };
-    let u = if kind == wasi::EVENTTYPE_FD_READ {
-        wasi::SubscriptionUU { fd_read: rw }
-    } else {
-        wasi::SubscriptionUU { fd_write: rw }
-    };
-    wasi::Subscription {
-        userdata,
-        u: wasi::SubscriptionU { tag: kind.raw(), u },
     }
 }
 

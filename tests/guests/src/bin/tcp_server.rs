@@ -9,7 +9,7 @@
 //! peer's end of stream, and the hang-up seen by `poll_oneoff`. Second
 //! connection: accepted non-blocking, a receive with nothing queued, then
 //! blocking again through `fd_fdstat_set_flags`.
-use wasc_guests::{read, show, status, wasi, write};
+use wasc_guests::{fd_subscription as sub, read, show, status, wasi, write};
 
 const LISTENER: wasi::Fd = 3;
 
@@ -24,21 +24,6 @@ fn describe(label: &str, fd: wasi::Fd) {
             stat.fs_rights_inheriting
         ),
         Err(e) => println!("{label}: {}", e.name()),
-    }
-}
-
-fn sub(userdata: u64, kind: wasi::Eventtype, fd: wasi::Fd) -> wasi::Subscription {
-    let rw = wasi::SubscriptionFdReadwrite {
-        file_descriptor: fd,
-    };
-    let u = if kind == wasi::EVENTTYPE_FD_READ {
-        wasi::SubscriptionUU { fd_read: rw }
-    } else {
-        wasi::SubscriptionUU { fd_write: rw }
-    };
-    wasi::Subscription {
-        userdata,
-        u: wasi::SubscriptionU { tag: kind.raw(), u },
     }
 }
 
