@@ -22,6 +22,8 @@ mod memory;
 mod path;
 mod poll;
 mod sockets;
+#[cfg(test)]
+mod testing;
 pub mod tmpfs;
 mod tree;
 
@@ -329,74 +331,43 @@ impl From<memory::OutOfBounds> for Stopped {
 mod tests {
     use super::*;
 
-    /// A machine with a Vec for linear memory and recorded host ops.
-    struct Fake {
-        memory: [u8; 256],
+    use testing::{Host, Machine};
+
+    /// A host whose every op succeeds with its third argument (a transfer
+    /// moves everything it was asked to), counting ops.
+    struct Echo {
         ops: usize,
-        args: &'static [u8],
-        scratch: [u8; SCRATCH],
     }
 
-    impl System for Fake {
-        fn read_memory(&mut self, offset: u64, buf: &mut [u8]) {
-            buf.copy_from_slice(&self.memory[offset as usize..offset as usize + buf.len()]);
-        }
-        fn write_memory(&mut self, offset: u64, data: &[u8]) {
-            self.memory[offset as usize..offset as usize + data.len()].copy_from_slice(data);
-        }
-        fn host_op(&mut self, op: HostOp) -> Result<u64, u32> {
+    impl Host for Echo {
+        fn op(&mut self, op: HostOp, _: &mut [u8; SCRATCH]) -> Result<u64, u32> {
             self.ops += 1;
             Ok(op.args[2])
         }
-        fn read_scratch(&mut self, offset: usize, buf: &mut [u8]) {
-            buf.copy_from_slice(&self.scratch[offset..offset + buf.len()]);
-        }
-        fn write_scratch(&mut self, offset: usize, data: &[u8]) {
-            self.scratch[offset..offset + data.len()].copy_from_slice(data);
-        }
-        fn tmpfs_len(&mut self) -> u64 {
-            0
-        }
-        fn tmpfs_read(&mut self, _: u64, _: &mut [u8]) {}
-        fn tmpfs_write(&mut self, _: u64, _: &[u8]) {}
-        fn instance_data(&mut self) -> InstanceData<'_> {
-            InstanceData {
-                args: self.args,
-                env: b"A=1\0",
-                preopens: b"/sandbox\0",
-                max_fds: 0,
-                tmpfs: b"",
-                listeners: 0,
-            }
-        }
-        fn random(&mut self, buf: &mut [u8]) {
-            buf.fill(7);
-        }
-        fn instance(&mut self) -> wasc_wire::Instance {
-            wasc_wire::Instance {
-                tsc_khz: 2_000_000, // 2 GHz
-                ref_tsc: 1_000,
-                ref_realtime: 1_700_000_000_000_000_000,
-                ref_monotonic: 5_000,
-                ..Default::default()
-            }
-        }
-        fn rdtsc(&mut self) -> u64 {
-            1_000 + 2_000 // 1 µs after the reference
-        }
     }
 
+    type Fake = Machine<Echo>;
+
+    /// 256 bytes of memory, two arguments, and a clock 1 µs after the
+    /// host's reference reading on a 2 GHz TSC.
     fn fake() -> Fake {
-        Fake {
-            memory: [0; 256],
-            ops: 0,
-            args: b"prog.wasm\0x\0",
-            scratch: [0; SCRATCH],
-        }
+        let mut sys = Machine::new(256, Echo { ops: 0 });
+        sys.args = b"prog.wasm\0x\0";
+        sys.env = b"A=1\0";
+        sys.random = 7;
+        sys.calibration = wasc_wire::Instance {
+            tsc_khz: 2_000_000,
+            ref_tsc: 1_000,
+            ref_realtime: 1_700_000_000_000_000_000,
+            ref_monotonic: 5_000,
+            ..Default::default()
+        };
+        sys.tsc = 1_000 + 2_000;
+        sys
     }
 
     fn word(sys: &Fake, at: usize) -> u32 {
-        u32::from_le_bytes(sys.memory[at..at + 4].try_into().expect("4 bytes"))
+        sys.word(at)
     }
 
     #[test]
@@ -447,7 +418,7 @@ mod tests {
             wasi.call(ids::FD_WRITE, &[1, 0, 3, 200], 256, &mut sys),
             Outcome::Errno(0)
         );
-        assert_eq!((sys.ops, word(&sys, 200)), (1, 5));
+        assert_eq!((sys.host.ops, word(&sys, 200)), (1, 5));
         assert_eq!(
             wasi.call(ids::FD_WRITE, &[0, 0, 3, 200], 256, &mut sys),
             Outcome::Errno(BADF),

@@ -330,7 +330,7 @@ pub(crate) mod tests {
     use wasc_wire::hostop::{HostOp, OpCode, Stat, SCRATCH_LEN, SECOND_OFFSET};
 
     use super::*;
-    use crate::wasi::InstanceData;
+    use crate::wasi::testing::{Host, Machine};
 
     /// A tiny file tree behind the executor's one-component ops, counting
     /// open handles so tests can check a walk closes what it opened.
@@ -338,7 +338,6 @@ pub(crate) mod tests {
         /// Node → (kind, children by name or symlink target).
         nodes: Vec<Node>,
         handles: Vec<Option<usize>>,
-        scratch: [u8; SCRATCH_LEN],
         pub ops: usize,
     }
 
@@ -355,7 +354,6 @@ pub(crate) mod tests {
             let mut tree = Tree {
                 nodes: Vec::new(),
                 handles: std::vec![None, None, None],
-                scratch: [0; SCRATCH_LEN],
                 ops: 0,
             };
             let root = tree.add(Node::Dir(BTreeMap::new()));
@@ -395,14 +393,19 @@ pub(crate) mod tests {
             self.handles.iter().filter(|h| h.is_some()).count()
         }
 
-        fn child(&self, handle: u64, len: u64) -> Result<Option<usize>, u32> {
+        fn child(
+            &self,
+            scratch: &[u8; SCRATCH_LEN],
+            handle: u64,
+            len: u64,
+        ) -> Result<Option<usize>, u32> {
             let dir = self
                 .handles
                 .get(handle as usize)
                 .copied()
                 .flatten()
                 .ok_or(8u32)?;
-            let name = &self.scratch[..len as usize];
+            let name = &scratch[..len as usize];
             assert!(!name.contains(&b'/') && name != b".." && !name.is_empty());
             if name == b"." {
                 return Ok(Some(dir));
@@ -414,15 +417,20 @@ pub(crate) mod tests {
         }
     }
 
-    impl System for Tree {
-        fn read_memory(&mut self, _: u64, _: &mut [u8]) {}
-        fn write_memory(&mut self, _: u64, _: &[u8]) {}
-        fn host_op(&mut self, op: HostOp) -> Result<u64, u32> {
+    /// [`Tree`] on the shared test machine (no linear memory).
+    pub(crate) fn machine() -> Machine<Tree> {
+        let mut sys = Machine::new(0, Tree::new());
+        sys.preopens = b"/\0";
+        sys
+    }
+
+    impl Host for Tree {
+        fn op(&mut self, op: HostOp, scratch: &mut [u8; SCRATCH_LEN]) -> Result<u64, u32> {
             self.ops += 1;
             let [a0, a1, a2, ..] = op.args;
             match OpCode::from_raw(op.op).expect("known op") {
                 OpCode::Lookup => {
-                    let node = self.child(a0, a1)?.ok_or(u32::from(NOENT))?;
+                    let node = self.child(scratch, a0, a1)?.ok_or(u32::from(NOENT))?;
                     let is_dir = matches!(self.nodes[node], Node::Dir(_));
                     match self.nodes[node] {
                         // O_NOFOLLOW with O_DIRECTORY: NOTDIR; without: LOOP.
@@ -438,17 +446,16 @@ pub(crate) mod tests {
                     Ok(handle | if is_dir { lookup::RESULT_DIRECTORY } else { 0 })
                 }
                 OpCode::ReadLink => {
-                    let node = self.child(a0, a1)?.ok_or(u32::from(NOENT))?;
+                    let node = self.child(scratch, a0, a1)?.ok_or(u32::from(NOENT))?;
                     let Node::Link(target) = &self.nodes[node] else {
                         return Err(u32::from(INVAL));
                     };
                     let target = target.clone();
-                    self.scratch[SECOND_OFFSET..SECOND_OFFSET + target.len()]
-                        .copy_from_slice(&target);
+                    scratch[SECOND_OFFSET..SECOND_OFFSET + target.len()].copy_from_slice(&target);
                     Ok(target.len() as u64)
                 }
                 OpCode::StatAt => {
-                    let node = self.child(a0, a1)?.ok_or(u32::from(NOENT))?;
+                    let node = self.child(scratch, a0, a1)?.ok_or(u32::from(NOENT))?;
                     let filetype = match self.nodes[node] {
                         Node::Dir(_) => 3,
                         Node::File => 4,
@@ -459,7 +466,7 @@ pub(crate) mod tests {
                         ino: node as u64,
                         ..Default::default()
                     };
-                    self.scratch[16] = stat.filetype;
+                    scratch[16] = stat.filetype;
                     Ok(0)
                 }
                 OpCode::Close => {
@@ -469,53 +476,25 @@ pub(crate) mod tests {
                 other => panic!("unexpected op {other:?}"),
             }
         }
-        fn read_scratch(&mut self, offset: usize, buf: &mut [u8]) {
-            buf.copy_from_slice(&self.scratch[offset..offset + buf.len()]);
-        }
-        fn write_scratch(&mut self, offset: usize, data: &[u8]) {
-            self.scratch[offset..offset + data.len()].copy_from_slice(data);
-        }
-        fn tmpfs_len(&mut self) -> u64 {
-            0
-        }
-        fn tmpfs_read(&mut self, _: u64, _: &mut [u8]) {}
-        fn tmpfs_write(&mut self, _: u64, _: &[u8]) {}
-        fn instance_data(&mut self) -> InstanceData<'_> {
-            InstanceData {
-                args: b"",
-                env: b"",
-                preopens: b"/\0",
-                max_fds: 0,
-                tmpfs: b"",
-                listeners: 0,
-            }
-        }
-        fn random(&mut self, _: &mut [u8]) {}
-        fn instance(&mut self) -> wasc_wire::Instance {
-            wasc_wire::Instance::default()
-        }
-        fn rdtsc(&mut self) -> u64 {
-            0
-        }
     }
 
     /// Walks `path` from the root to its last component: the directory's
     /// node, the name and the trailing flag; checks every handle the walk
     /// opened is closed again.
     fn walk(path: &str) -> Result<(usize, std::string::String, bool), u16> {
-        let mut tree = Tree::new();
-        let before = tree.open_handles();
+        let mut tree = machine();
+        let before = tree.host.open_handles();
         let mut walk = Walk::new(3, path.as_bytes())?;
         let result = with_walk(&mut tree, &mut walk, |sys, walk| {
             let last = walk.parent(sys)?;
-            let dir = sys.handles[walk.dir() as usize].expect("open");
+            let dir = sys.host.handles[walk.dir() as usize].expect("open");
             Ok((
                 dir,
                 std::string::String::from_utf8(last.name().to_vec()).expect("utf-8"),
                 last.trailing,
             ))
         });
-        assert_eq!(tree.open_handles(), before, "{path}: handles leaked");
+        assert_eq!(tree.host.open_handles(), before, "{path}: handles leaked");
         result
     }
 
@@ -569,7 +548,7 @@ pub(crate) mod tests {
 
     #[test]
     fn the_last_component_is_followed_only_when_asked() {
-        let mut tree = Tree::new();
+        let mut tree = machine();
         let mut walk = Walk::new(3, b"chain").expect("path");
         let (last, stat) = with_walk(&mut tree, &mut walk, |sys, walk| {
             let (last, stat) = resolve_following(sys, walk)?;
@@ -582,6 +561,6 @@ pub(crate) mod tests {
             resolve_following(sys, walk).map(drop)
         });
         assert_eq!(looped, Err(LOOP));
-        assert_eq!(tree.open_handles(), 1, "only the root");
+        assert_eq!(tree.host.open_handles(), 1, "only the root");
     }
 }

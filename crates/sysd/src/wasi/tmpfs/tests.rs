@@ -1,75 +1,19 @@
 //! The memory file system against a Vec-backed machine.
 
-use std::vec::Vec;
-
-use wasc_wire::hostop::HostOp;
-
 use super::*;
-use crate::wasi::InstanceData;
+use crate::wasi::testing::{Machine, NoHost};
 
-/// A machine with linear memory, a scratch area and a tmpfs region.
-struct Fake {
-    memory: Vec<u8>,
-    scratch: [u8; SCRATCH_LEN],
-    region: Vec<u8>,
-}
-
-impl System for Fake {
-    fn read_memory(&mut self, offset: u64, buf: &mut [u8]) {
-        let at = offset as usize;
-        buf.copy_from_slice(&self.memory[at..at + buf.len()]);
-    }
-    fn write_memory(&mut self, offset: u64, data: &[u8]) {
-        let at = offset as usize;
-        self.memory[at..at + data.len()].copy_from_slice(data);
-    }
-    fn host_op(&mut self, _: HostOp) -> Result<u64, u32> {
-        panic!("a tmpfs op reached the host")
-    }
-    fn read_scratch(&mut self, offset: usize, buf: &mut [u8]) {
-        buf.copy_from_slice(&self.scratch[offset..offset + buf.len()]);
-    }
-    fn write_scratch(&mut self, offset: usize, data: &[u8]) {
-        self.scratch[offset..offset + data.len()].copy_from_slice(data);
-    }
-    fn tmpfs_len(&mut self) -> u64 {
-        self.region.len() as u64
-    }
-    fn tmpfs_read(&mut self, offset: u64, buf: &mut [u8]) {
-        let at = offset as usize;
-        buf.copy_from_slice(&self.region[at..at + buf.len()]);
-    }
-    fn tmpfs_write(&mut self, offset: u64, data: &[u8]) {
-        let at = offset as usize;
-        self.region[at..at + data.len()].copy_from_slice(data);
-    }
-    fn instance_data(&mut self) -> InstanceData<'_> {
-        InstanceData {
-            args: b"",
-            env: b"",
-            preopens: b"/t\0",
-            max_fds: 0,
-            tmpfs: b"1048576\0",
-            listeners: 0,
-        }
-    }
-    fn random(&mut self, _: &mut [u8]) {}
-    fn instance(&mut self) -> wasc_wire::Instance {
-        wasc_wire::Instance::default()
-    }
-    fn rdtsc(&mut self) -> u64 {
-        0
-    }
-}
+/// A machine with 1 MiB of linear memory and a 4 MiB tmpfs region that
+/// no op may leave.
+type Fake = Machine<NoHost>;
 
 const ROOT: u64 = TMPFS_BIT as u64;
 
 fn fs(quota: u64) -> Fake {
-    let mut fake = Fake {
-        memory: std::vec![0; 1 << 20],
-        scratch: [0; SCRATCH_LEN],
-        region: std::vec![0; 4 << 20],
-    };
+    let mut fake = Machine::new(1 << 20, NoHost);
+    fake.region = std::vec![0; 4 << 20];
+    fake.preopens = b"/t\0";
+    fake.tmpfs = b"1048576\0";
     format(&mut fake, &[quota]);
     fake
 }
