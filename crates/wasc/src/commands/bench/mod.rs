@@ -7,6 +7,8 @@ mod guests;
 mod machine;
 mod measure;
 mod sections;
+#[cfg(feature = "bench-guests")]
+mod tcp;
 
 use std::path::PathBuf;
 

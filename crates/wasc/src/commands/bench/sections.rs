@@ -24,6 +24,10 @@ pub struct Plan {
 }
 
 impl Plan {
+    pub fn quick(&self) -> bool {
+        self.quick
+    }
+
     pub fn new(quick: bool) -> Self {
         if quick {
             Self {
@@ -49,7 +53,7 @@ impl Plan {
     }
 }
 
-fn progress(step: &str) {
+pub fn progress(step: &str) {
     eprintln!("wasc bench: {step}");
 }
 
@@ -82,6 +86,7 @@ pub fn all(plan: &Plan, hello: &Path) -> anyhow::Result<String> {
     out += &calls(plan, &mut bench)?;
     out += &density(plan, &mut bench, fds)?;
     out += &sqlite(plan)?;
+    out += &tcp(plan)?;
     out += NOTES;
     Ok(out)
 }
@@ -428,6 +433,20 @@ fn sqlite_on(plan: &Plan, tmpfs: bool) -> anyhow::Result<String> {
         verdict(total_ratio <= 1.2)
     )?;
     Ok(out)
+}
+
+#[cfg(feature = "bench-guests")]
+fn tcp(plan: &Plan) -> anyhow::Result<String> {
+    super::tcp::section(plan)
+}
+
+#[cfg(not(feature = "bench-guests"))]
+fn tcp(_: &Plan) -> anyhow::Result<String> {
+    progress("tcp echo: skipped (build with --features bench-guests)");
+    Ok(
+        "\n## TCP echo\n\nNot run: this `wasc` was built without the `bench-guests` feature.\n"
+            .into(),
+    )
 }
 
 #[cfg(not(feature = "bench-guests"))]
