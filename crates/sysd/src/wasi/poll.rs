@@ -19,7 +19,7 @@ use super::{clock_ns, System};
 const SUBSCRIPTION: u64 = 48;
 const EVENT: u64 = 32;
 /// How many distinct handles one poll waits on.
-const MAX_WAIT: usize = 16;
+const MAX_WAIT: usize = wait::MAX_ENTRIES;
 
 const CLOCK: u8 = 0;
 const FD_READ: u8 = 1;
@@ -170,6 +170,7 @@ pub(crate) fn poll_oneoff<S: System>(
     let mut handles = [(0u32, 0u32); MAX_WAIT];
     let mut nhandles = 0;
     let mut ready_now = false;
+    let mut too_many = false;
     for i in 0..count {
         let decoded = match decode(fds, memory, subs, i, start)? {
             Ok(decoded) => decoded,
@@ -182,14 +183,23 @@ pub(crate) fn poll_oneoff<S: System>(
                 handle, interest, ..
             } => {
                 let key = (handle, interest);
-                if !handles[..nhandles].contains(&key) && nhandles < MAX_WAIT {
-                    handles[nhandles] = key;
-                    nhandles += 1;
+                if !handles[..nhandles].contains(&key) {
+                    if nhandles == MAX_WAIT {
+                        too_many = true;
+                    } else {
+                        handles[nhandles] = key;
+                        nhandles += 1;
+                    }
                 }
             }
         }
     }
     memory.check(events, 8)?;
+    // One wait names at most MAX_WAIT handles; a subscription left out
+    // would never be reported, so the call fails instead.
+    if too_many {
+        return Ok(super::errno::NOMEM);
+    }
     // Wait until something is ready.
     let mut readiness = [Readiness::default(); MAX_WAIT];
     loop {

@@ -321,3 +321,40 @@ fn shutdown_maps_both_directions() {
         ]
     );
 }
+
+/// Writes an `FD_READ` subscription on `fd` at `at`.
+fn read_subscription(sys: &mut Scripted, at: usize, fd: u32) {
+    sys.memory[at..at + 48].fill(0);
+    sys.memory[at + 8] = 1; // FD_READ
+    sys.memory[at + 16..at + 20].copy_from_slice(&fd.to_le_bytes());
+}
+
+#[test]
+fn poll_waits_on_many_sockets_in_one_op_and_refuses_more_than_it_can_name() {
+    let (mut wasi, mut sys) = (Wasi::default(), scripted(&[]));
+    sys.memory = std::vec![0; 16 << 10];
+    // poll_oneoff reads the clock first.
+    sys.calibration.tsc_khz = 1_000_000;
+    let len = sys.memory.len() as u64;
+    // 129 connections: fds 5 to 133.
+    for handle in 0..129 {
+        sys.host.answers.push_back(Ok(10 + handle));
+        let out = wasi.call(ids::SOCK_ACCEPT, &[3, 0, 0], len, &mut sys);
+        assert_eq!(out, Outcome::Errno(0));
+    }
+    sys.host.ops.clear();
+    let events = 8192;
+    for (i, fd) in (5..133).enumerate() {
+        read_subscription(&mut sys, 48 * i, fd);
+    }
+    let out = wasi.call(ids::POLL_ONEOFF, &[0, events, 128, 8000], len, &mut sys);
+    assert_eq!(out, Outcome::Errno(0));
+    assert_eq!(sys.host.codes(), [OpCode::Wait], "one wait for all 128");
+    assert_eq!(sys.host.ops[0].1[0], 128);
+    // The scripted host reports only the first entry ready.
+    assert_eq!(sys.word(8000), 1);
+
+    read_subscription(&mut sys, 48 * 128, 133);
+    let out = wasi.call(ids::POLL_ONEOFF, &[0, events, 129, 8000], len, &mut sys);
+    assert_eq!(out, Outcome::Errno(super::super::errno::NOMEM));
+}
