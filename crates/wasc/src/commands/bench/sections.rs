@@ -24,6 +24,8 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// Whether this is the smoke run (the TCP section's sample count).
+    #[cfg(feature = "bench-guests")]
     pub fn quick(&self) -> bool {
         self.quick
     }
