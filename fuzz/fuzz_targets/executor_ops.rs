@@ -19,7 +19,9 @@ fn executor() -> &'static Mutex<Executor> {
         std::fs::write(dir.join("a"), b"data").expect("fixture");
         let preopen: OwnedFd = std::fs::File::open(&dir).expect("open").into();
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listener");
-        Mutex::new(Executor::with_listeners(vec![listener.into()], vec![preopen]))
+        Mutex::new(
+            Executor::with_listeners(vec![listener.into()], vec![preopen]).expect("listener"),
+        )
     })
 }
 

@@ -91,18 +91,28 @@ impl Executor {
     /// Handles 0–2 are the host's stdio; `preopens` (directories granted with
     /// `--dir`) become handles 3, 4, … in order.
     pub fn new(preopens: Vec<OwnedFd>) -> Self {
-        Self::with_listeners(Vec::new(), preopens)
-    }
-
-    /// As [`Executor::new`], with `listeners` (non-blocking listening TCP
-    /// sockets granted with `--tcplisten`) as handles 3, 4, … and the
-    /// directories after them.
-    pub fn with_listeners(listeners: Vec<OwnedFd>, preopens: Vec<OwnedFd>) -> Self {
-        listeners.iter().for_each(sockets::make_nonblocking);
         Self {
-            handles: handles::HandleTable::new(listeners, preopens),
+            handles: handles::HandleTable::new(Vec::new(), preopens),
             refused: 0,
         }
+    }
+
+    /// As [`Executor::new`], with `listeners` (listening TCP sockets
+    /// granted with `--tcplisten`) as handles 3, 4, … and the directories
+    /// after them. Each listener is made non-blocking here, so `Accept`
+    /// never waits whatever the caller passed; that can fail only if a
+    /// descriptor is unusable.
+    pub fn with_listeners(
+        listeners: Vec<OwnedFd>,
+        preopens: Vec<OwnedFd>,
+    ) -> std::io::Result<Self> {
+        for listener in &listeners {
+            sockets::make_nonblocking(listener)?;
+        }
+        Ok(Self {
+            handles: handles::HandleTable::new(listeners, preopens),
+            refused: 0,
+        })
     }
 
     /// Validates and performs one op. The result is the op's value, or the

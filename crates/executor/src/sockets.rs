@@ -11,17 +11,24 @@ use crate::handles::{Handle, HandleTable};
 use crate::ops::retry;
 use crate::{Errno, Failure, Refusal};
 
-/// Makes a granted listener non-blocking, whatever it was given as.
-pub(crate) fn make_nonblocking(fd: &OwnedFd) {
+/// Makes a granted listener non-blocking, whatever it was given as: a
+/// blocking one would let `Accept` wait.
+pub(crate) fn make_nonblocking(fd: &OwnedFd) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     let fd = fd.as_raw_fd();
-    // SAFETY: F_GETFL/F_SETFL on a descriptor we own; no memory is passed.
-    unsafe {
-        let flags = libc::fcntl(fd, libc::F_GETFL);
-        if flags >= 0 && flags & libc::O_NONBLOCK == 0 {
-            libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK);
-        }
+    // SAFETY: F_GETFL on a descriptor we own; no memory is passed.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+    if flags < 0 {
+        return Err(std::io::Error::last_os_error());
     }
+    if flags & libc::O_NONBLOCK != 0 {
+        return Ok(());
+    }
+    // SAFETY: as above, F_SETFL with the flags just read plus O_NONBLOCK.
+    if unsafe { libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 fn listener(handles: &HandleTable, raw: u64) -> Result<RawFd, Refusal> {

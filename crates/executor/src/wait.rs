@@ -58,7 +58,9 @@ pub(crate) fn wait(
             events,
             revents: 0,
         });
-        entries.push(entry);
+        // A readable connection also reports how many bytes it holds.
+        let counted = entry.interest == wait::READ && matches!(handle, Handle::Stream(_));
+        entries.push((entry, counted));
     }
     let timeout = (timeout_ns != u64::MAX).then(|| libc::timespec {
         tv_sec: (timeout_ns / 1_000_000_000).min(i64::MAX as u64) as i64,
@@ -85,7 +87,7 @@ pub(crate) fn wait(
         };
     }
     let mut ready = 0;
-    for (i, (entry, fd)) in entries.iter_mut().zip(&fds).enumerate() {
+    for (i, ((entry, counted), fd)) in entries.iter_mut().zip(&fds).enumerate() {
         if fd.revents != 0 {
             entry.ready = wait::READY;
             if fd.revents & libc::POLLHUP != 0 {
@@ -94,9 +96,7 @@ pub(crate) fn wait(
             if fd.revents & (libc::POLLERR | libc::POLLNVAL) != 0 {
                 entry.ready |= wait::ERROR;
             }
-            if entry.interest == wait::READ
-                && matches!(handles.get(u64::from(entry.handle)), Ok(Handle::Stream(_)))
-            {
+            if *counted {
                 entry.nbytes = crate::sockets::ready_bytes(fd.fd);
             }
             ready += 1;

@@ -22,7 +22,7 @@ fn fixture() -> (Fixture, std::net::SocketAddr) {
     let addr = listener.local_addr().expect("address");
     let mut f = common::fixture();
     let dir: OwnedFd = std::fs::File::open(f.dir.path()).expect("open dir").into();
-    f.executor = Executor::with_listeners(vec![listener.into()], vec![dir]);
+    f.executor = Executor::with_listeners(vec![listener.into()], vec![dir]).expect("listener");
     (f, addr)
 }
 
@@ -166,7 +166,7 @@ fn a_listener_granted_blocking_is_made_non_blocking() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     listener.set_nonblocking(false).expect("blocking");
     let mut f = common::fixture();
-    f.executor = Executor::with_listeners(vec![listener.into()], Vec::new());
+    f.executor = Executor::with_listeners(vec![listener.into()], Vec::new()).expect("listener");
     // With nobody connecting, a blocking accept would hang this test.
     assert_eq!(f.run(OpCode::Accept, &[LISTENER]), Err(Errno::AGAIN));
 }

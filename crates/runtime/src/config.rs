@@ -35,7 +35,7 @@ pub enum Transport {
     /// call.
     Sync,
     /// A vCPU thread keeps sysd polling; a warm call needs no exit. The
-    /// default: 45× faster per call here (docs/benchmarks.md).
+    /// default: many times faster per call here (docs/benchmarks.md).
     Poll,
 }
 

@@ -46,6 +46,8 @@ pub enum Error {
         addr: String,
         source: std::io::Error,
     },
+    #[error("failed to make the --tcplisten sockets non-blocking: {0}")]
+    Listeners(std::io::Error),
     #[error(
         "--tcplisten needs --isolation vm: wasmtime 48's preview-1 WASI, which \
          --isolation none runs, has no sockets"

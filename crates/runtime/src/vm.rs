@@ -200,7 +200,8 @@ impl VmHost {
             &self.engine,
             Instance {
                 vm,
-                executor: Executor::with_listeners(listeners, preopens),
+                executor: Executor::with_listeners(listeners, preopens)
+                    .map_err(Error::Listeners)?,
                 memory: None,
                 window: (0, 0),
                 limits: config.limits.store_limits(),
@@ -371,8 +372,8 @@ fn open_dirs(config: &RunConfig) -> Result<Vec<OwnedFd>, Error> {
         .collect()
 }
 
-/// Binds and listens on every `--tcplisten` address, in order, each
-/// non-blocking (the executor never waits in `accept`). All of this happens before
+/// Binds and listens on every `--tcplisten` address, in order (the
+/// executor makes each non-blocking). All of this happens before
 /// confinement: the policy has no `socket`, `bind` or `listen`.
 fn listen(config: &RunConfig) -> Result<Vec<OwnedFd>, Error> {
     config
@@ -380,7 +381,6 @@ fn listen(config: &RunConfig) -> Result<Vec<OwnedFd>, Error> {
         .iter()
         .map(|addr| {
             std::net::TcpListener::bind(addr.0.as_str())
-                .and_then(|listener| listener.set_nonblocking(true).map(|()| listener))
                 .map(OwnedFd::from)
                 .map_err(|source| Error::Listen {
                     addr: addr.0.clone(),

@@ -269,7 +269,9 @@ impl Vm {
         if total as u64 > layout::INSTANCE_DATA_MAX {
             return Err(Error::InstanceDataTooLarge(total));
         }
-        let words = [
+        const WORDS: usize = 6;
+        const _: () = assert!(wasc_wire::INSTANCE_DATA_HEADER == WORDS * 4);
+        let words: [u32; WORDS] = [
             data.args.len() as u32,
             data.env.len() as u32,
             data.preopens.len() as u32,

@@ -141,6 +141,17 @@ pub(crate) mod fdflags {
     pub const ALL: u64 = 0x1f;
 }
 
+/// Iovec `i` of the array at `iovs`: `(buf, len)`, field by field.
+pub(crate) fn iovec<S: System>(
+    memory: &mut Memory<'_, S>,
+    iovs: u64,
+    i: u64,
+) -> Result<(u64, u64), OutOfBounds> {
+    let buf = u64::from(memory.read_u32(iovs + 8 * i)?);
+    let len = u64::from(memory.read_u32(iovs + 8 * i + 4)?);
+    Ok((buf, len))
+}
+
 /// Reads the first non-empty iovec (wasmtime moves only that one), field by
 /// field as wasmtime does; `NOMEM` if the iovecs and the buffer exceed the
 /// call's fuel. The buffer itself is not checked yet: wasmtime looks at the
@@ -156,8 +167,7 @@ fn first_iovec<S: System>(
         return Ok(Err(NOMEM));
     }
     for i in 0..count {
-        let buf = u64::from(memory.read_u32(iovs + 8 * i)?);
-        let len = u64::from(memory.read_u32(iovs + 8 * i + 4)?);
+        let (buf, len) = iovec(memory, iovs, i)?;
         if len > 0 {
             if len > CALL_FUEL - array {
                 return Ok(Err(NOMEM));

@@ -7,7 +7,7 @@
 //! through release 45): listeners are non-blocking at start; accepted
 //! connections are readable and writable (rights `FD_READ | FD_WRITE`);
 //! `sock_accept` takes `NONBLOCK` or nothing; `sock_recv` takes `PEEK`
-//! (first buffer only) and `WAITALL`; `sock_send` ignores its flags;
+//! (one receive into the first buffer, even with `WAITALL`) and `WAITALL`; `sock_send` ignores its flags;
 //! `sock_shutdown` takes `RD`, `WR` or both; socket calls on a listener,
 //! and `sock_accept` on a connection, are `BADF`. Where sysd differs, it
 //! loses no data: result pointers are checked before bytes move, and
@@ -23,7 +23,7 @@ use wasc_wire::wasi::{TrapKind, ValueType, CALL_FUEL};
 
 use super::errno::{AGAIN, BADF, INVAL, NOMEM};
 use super::fds::{Entry, FdTable, Kind, Socket};
-use super::files::{fdflags, invalid, narrow, Answer, Stop};
+use super::files::{fdflags, invalid, iovec, narrow, Answer, Stop};
 use super::host;
 use super::memory::{Memory, OutOfBounds};
 use super::System;
@@ -37,7 +37,7 @@ const CHUNK: u64 = 64 << 20;
 
 /// Runs a socket op; while it would block and the socket is blocking,
 /// waits on the host for `interest` and tries again.
-pub(crate) fn blocking<S: System>(
+fn blocking<S: System>(
     sys: &mut S,
     handle: u32,
     interest: u32,
@@ -127,16 +127,6 @@ fn check_iovecs<S: System>(
     Ok(Ok(count))
 }
 
-fn iovec<S: System>(
-    memory: &mut Memory<'_, S>,
-    iovs: u64,
-    i: u64,
-) -> Result<(u64, u64), OutOfBounds> {
-    let buf = u64::from(memory.read_u32(iovs + 8 * i)?);
-    let len = u64::from(memory.read_u32(iovs + 8 * i + 4)?);
-    Ok((buf, len))
-}
-
 /// Where bytes go to or come from: checked buffers.
 #[derive(Clone, Copy)]
 enum Buffers {
@@ -167,7 +157,10 @@ fn stream<S: System>(
     way: Way,
 ) -> Result<u64, Stopped> {
     let (interest, whole) = match way {
-        Way::Recv { wait_all, .. } => (wait::READ, wait_all && !socket.nonblock),
+        // A peek always reads from the front of the queue: it is one
+        // receive, whatever WAITALL says (another would copy the same bytes
+        // again).
+        Way::Recv { wait_all, peek } => (wait::READ, wait_all && !peek && !socket.nonblock),
         Way::Send => (wait::WRITE, !socket.nonblock),
     };
     let count = match buffers {

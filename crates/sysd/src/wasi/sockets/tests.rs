@@ -358,3 +358,21 @@ fn poll_waits_on_many_sockets_in_one_op_and_refuses_more_than_it_can_name() {
     let out = wasi.call(ids::POLL_ONEOFF, &[0, events, 129, 8000], len, &mut sys);
     assert_eq!(out, Outcome::Errno(super::super::errno::NOMEM));
 }
+
+#[test]
+fn a_blocking_peek_with_waitall_is_one_receive() {
+    let (mut wasi, mut sys) = accepted(0);
+    iovec(&mut sys, 0, 100, 8);
+    // 3 of the 8 bytes are queued: one peek, not a loop copying them again.
+    sys.host.answers.extend([Ok(3)]);
+    let flags = RECV_PEEK | RECV_WAITALL;
+    let out = call(
+        &mut wasi,
+        &mut sys,
+        ids::SOCK_RECV,
+        &[5, 0, 1, flags, 200, 204],
+    );
+    assert_eq!(out, Outcome::Errno(0));
+    assert_eq!(sys.word(200), 3);
+    assert_eq!(sys.host.codes(), [OpCode::Recv]);
+}
