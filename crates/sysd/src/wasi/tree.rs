@@ -5,7 +5,7 @@
 //! Trailing-slash rules follow wasmtime 48 on Linux (see the `dirs` and
 //! `links` golden reports).
 
-use wasc_wire::hostop::{lookup, Dirent, OpCode, DIRENT_HEADER, SCRATCH_LEN, SECOND_OFFSET};
+use wasc_wire::hostop::{lookup, Dirent, OpCode, Stat, DIRENT_HEADER, SCRATCH_LEN, SECOND_OFFSET};
 use wasc_wire::wasi::{TrapKind, ValueType};
 
 use super::errno::{BADF, EXIST, INVAL, ISDIR, LOOP, NOENT, NOTDIR, NOTSUP, PERM};
@@ -124,13 +124,27 @@ pub(crate) fn open<S: System>(
                 return Err(ISDIR);
             }
         }
-        let mut lflags = flags;
-        if want_dir && !write {
-            lflags |= lookup::DIRECTORY;
+        // A trailing slash never creates (Linux's open says ISDIR).
+        if last.trailing && flags & lookup::CREATE != 0 {
+            return Err(ISDIR);
         }
+        // A directory is wanted: open it read-only first, so a name that
+        // is no directory is never truncated; a directory cannot be opened
+        // for writing (ISDIR).
+        let lflags = if !want_dir {
+            flags
+        } else if write {
+            lookup::READ | lookup::DIRECTORY
+        } else {
+            flags | lookup::DIRECTORY
+        };
         match host::open(sys, walk.dir(), last.name(), lflags) {
             Err(errno @ (LOOP | NOTDIR)) if (follow || last.trailing) && !exclusive => {
                 walk.follow(sys, &last, errno)?
+            }
+            Ok((handle, true)) if want_dir && write => {
+                host::close(sys, handle);
+                return Err(ISDIR);
             }
             Ok((handle, false)) if want_dir => {
                 host::close(sys, handle);
@@ -203,12 +217,9 @@ pub(crate) fn filestat_get<S: System>(
         Err(errno) => return Ok(errno),
     };
     let stat = with_walk(memory.sys, &mut walk, |sys, walk| {
-        let last = walk.parent(sys)?;
-        // A trailing slash follows a final symlink, as on Linux.
-        if follow || last.trailing {
-            follow_last(sys, walk, last).map(|(_, stat)| stat)
-        } else {
-            host::stat_at(sys, walk.dir(), last.name())
+        match resolve(sys, walk, follow)? {
+            (_, Some(stat)) => Ok(stat),
+            (last, None) => host::stat_at(sys, walk.dir(), last.name()),
         }
     });
     match stat {
@@ -241,11 +252,7 @@ pub(crate) fn set_times<S: System>(
     };
     Ok(errno(with_walk(memory.sys, &mut walk, |sys, walk| {
         let fst = fst?;
-        let last = if follow {
-            resolve_following(sys, walk)?.0
-        } else {
-            walk.parent(sys)?
-        };
+        let (last, _) = resolve(sys, walk, follow)?;
         host::at(
             sys,
             OpCode::SetTimesAt,
@@ -339,6 +346,9 @@ pub(crate) fn two_paths<S: System>(
             if source.is_dot() || target.is_dot() {
                 return Err(if link { PERM } else { INVAL });
             }
+            if link {
+                new_name_without_slash(sys, to.dir(), &target)?;
+            }
             if !link && (source.trailing || target.trailing) {
                 let stat = host::stat_at(sys, from.dir(), source.name())?;
                 if stat.filetype != filetype::DIRECTORY {
@@ -358,6 +368,47 @@ pub(crate) fn two_paths<S: System>(
         })
     });
     Ok(errno(result))
+}
+
+/// The final component of `walk`, followed when `follow` is set or the
+/// path ends in a slash, with its status if it was followed. A trailing
+/// slash on anything but a directory is NOTDIR, as on Linux.
+fn resolve<S: System>(
+    sys: &mut S,
+    walk: &mut Walk,
+    follow: bool,
+) -> Result<(Last, Option<Stat>), u16> {
+    let last = walk.parent(sys)?;
+    if last.trailing {
+        follow_trailing(sys, walk, last).map(|(last, stat)| (last, Some(stat)))
+    } else if follow {
+        follow_last(sys, walk, last).map(|(last, stat)| (last, Some(stat)))
+    } else {
+        Ok((last, None))
+    }
+}
+
+/// Follows `last`, which ended in a slash, to a directory (else NOTDIR).
+fn follow_trailing<S: System>(
+    sys: &mut S,
+    walk: &mut Walk,
+    last: Last,
+) -> Result<(Last, Stat), u16> {
+    let (last, stat) = follow_last(sys, walk, last)?;
+    if stat.filetype != filetype::DIRECTORY {
+        return Err(NOTDIR);
+    }
+    Ok((last, stat))
+}
+
+/// A link's new name may not end in a slash: Linux answers EXIST when the
+/// name is taken and NOENT when it is free.
+fn new_name_without_slash<S: System>(sys: &mut S, dir: u32, last: &Last) -> Result<(), u16> {
+    if !last.trailing {
+        return Ok(());
+    }
+    host::stat_at(sys, dir, last.name())?;
+    Err(EXIST)
 }
 
 fn second_name<S: System>(sys: &mut S, last: &Last) {
@@ -403,6 +454,7 @@ pub(crate) fn symlink<S: System>(
         if last.is_dot() {
             return Err(EXIST);
         }
+        new_name_without_slash(sys, walk.dir(), &last)?;
         sys.write_scratch(SECOND_OFFSET, target);
         host::at(
             sys,
@@ -433,6 +485,12 @@ pub(crate) fn readlink<S: System>(
     let read = with_walk(memory.sys, &mut walk, |sys, walk| {
         let last = walk.parent(sys)?;
         if last.is_dot() {
+            return Err(INVAL);
+        }
+        if last.trailing {
+            // `link/` names what the link leads to, a directory or NOTDIR:
+            // never a link.
+            follow_trailing(sys, walk, last)?;
             return Err(INVAL);
         }
         host::read_link(sys, walk.dir(), last.name(), &mut target)
