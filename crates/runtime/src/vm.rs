@@ -538,6 +538,14 @@ fn trap_error(id: u32, kind: u32, detail: u64) -> wasmtime::Error {
             detail & 0xffff_ffff
         ))
     };
+    let misaligned = || {
+        wasmtime::Error::msg(format!(
+            "Pointer not aligned to {}: Region {{ start: {}, len: {} }}",
+            detail & 0xffff_ffff,
+            detail >> 32,
+            detail & 0xffff_ffff
+        ))
+    };
     let value = |what: &str| match ids::ValueType::from_raw(detail) {
         Some(ty) => in_func(
             &format!("convert {}", ty.name()),
@@ -550,6 +558,11 @@ fn trap_error(id: u32, kind: u32, detail: u64) -> wasmtime::Error {
         k if k == TrapKind::ResultOutOfBounds as u32 => match ids::result_name(id) {
             Some(result) => in_func(&format!("write {result}"), region()),
             None => region(),
+        },
+        k if k == TrapKind::PointerNotAligned as u32 => misaligned(),
+        k if k == TrapKind::ResultNotAligned as u32 => match ids::result_name(id) {
+            Some(result) => in_func(&format!("write {result}"), misaligned()),
+            None => misaligned(),
         },
         k if k == TrapKind::InvalidExitStatus as u32 => {
             wasmtime::Error::msg("exit with invalid exit status outside of [0..126)")

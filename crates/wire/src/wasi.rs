@@ -184,6 +184,12 @@ pub enum TrapKind {
     /// An argument wider than its 8- or 16-bit type (wiggle's `Int
     /// conversion error`); the detail is a [`ValueType`].
     IntConversion = 8,
+    /// A pointer to a scalar (or a struct's scalar field) that is not a
+    /// multiple of the scalar's size; the detail is `start << 32 | len`, and
+    /// the alignment wasmtime names is `len`.
+    PointerNotAligned = 9,
+    /// Like `PointerNotAligned`, for the call's result pointer.
+    ResultNotAligned = 10,
 }
 
 /// The most bytes one `random_get` may ask for (wasmtime's limit).

@@ -67,7 +67,9 @@ pub(super) fn clock_value<S: System>(
     monotonic: bool,
     out: u64,
 ) -> Result<u16, OutOfBounds> {
-    memory.check(out, 8).map_err(OutOfBounds::in_result)?;
+    memory
+        .check_scalar(out, 8)
+        .map_err(OutOfBounds::in_result)?;
     let value = if resolution {
         1
     } else {

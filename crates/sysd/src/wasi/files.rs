@@ -31,11 +31,17 @@ impl From<OutOfBounds> for Stop {
 impl Stop {
     pub fn outcome(self) -> Outcome {
         match self {
-            Stop::OutOfBounds(OutOfBounds { start, len, result }) => Outcome::Trap(
-                if result {
-                    TrapKind::ResultOutOfBounds
-                } else {
-                    TrapKind::PointerOutOfBounds
+            Stop::OutOfBounds(OutOfBounds {
+                start,
+                len,
+                result,
+                misaligned,
+            }) => Outcome::Trap(
+                match (result, misaligned) {
+                    (true, false) => TrapKind::ResultOutOfBounds,
+                    (false, false) => TrapKind::PointerOutOfBounds,
+                    (true, true) => TrapKind::ResultNotAligned,
+                    (false, true) => TrapKind::PointerNotAligned,
                 },
                 (start << 32) | (len & 0xffff_ffff),
             ),

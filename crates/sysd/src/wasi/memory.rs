@@ -3,7 +3,8 @@
 
 use super::System;
 
-/// A bad pointer: ends the call with [`Outcome::Trap`].
+/// A bad pointer, outside memory or misaligned: ends the call with
+/// [`Outcome::Trap`](super::Outcome::Trap).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct OutOfBounds {
     pub(super) start: u64,
@@ -11,6 +12,10 @@ pub(super) struct OutOfBounds {
     /// The pointer was where a call's result goes (wasmtime names the
     /// result in its error).
     pub(super) result: bool,
+    /// In bounds, but not a multiple of the scalar's size `len` (wiggle
+    /// checks the alignment of every scalar it reads or writes, after its
+    /// bounds).
+    pub(super) misaligned: bool,
 }
 
 impl OutOfBounds {
@@ -37,8 +42,36 @@ impl<S: System> Memory<'_, S> {
                 start,
                 len,
                 result: false,
+                misaligned: false,
             }),
         }
+    }
+
+    /// Checks a scalar of `size` bytes (1, 2, 4 or 8) at `start`: in
+    /// bounds, then aligned to its size, as wiggle checks them.
+    pub(super) fn check_scalar(&self, start: u64, size: u64) -> Result<(), OutOfBounds> {
+        self.check(start, size)?;
+        if start % size != 0 {
+            return Err(OutOfBounds {
+                start,
+                len: size,
+                result: false,
+                misaligned: true,
+            });
+        }
+        Ok(())
+    }
+
+    /// Checks each field (offset, size) of a struct at `start`, in order.
+    pub(super) fn check_fields(
+        &self,
+        start: u64,
+        fields: &[(u64, u64)],
+    ) -> Result<(), OutOfBounds> {
+        for &(offset, size) in fields {
+            self.check_scalar(start.wrapping_add(offset), size)?;
+        }
+        Ok(())
     }
 
     pub(super) fn read(&mut self, start: u64, buf: &mut [u8]) -> Result<(), OutOfBounds> {
@@ -53,18 +86,36 @@ impl<S: System> Memory<'_, S> {
         Ok(())
     }
 
+    /// Reads a scalar of `N` bytes (checked and aligned).
+    fn read_scalar<const N: usize>(&mut self, start: u64) -> Result<[u8; N], OutOfBounds> {
+        self.check_scalar(start, N as u64)?;
+        let mut bytes = [0u8; N];
+        self.sys.read_memory(start, &mut bytes);
+        Ok(bytes)
+    }
+
+    pub(super) fn read_u16(&mut self, start: u64) -> Result<u16, OutOfBounds> {
+        self.read_scalar(start).map(u16::from_le_bytes)
+    }
+
     pub(super) fn read_u32(&mut self, start: u64) -> Result<u32, OutOfBounds> {
-        let mut word = [0u8; 4];
-        self.read(start, &mut word)?;
-        Ok(u32::from_le_bytes(word))
+        self.read_scalar(start).map(u32::from_le_bytes)
+    }
+
+    pub(super) fn read_u64(&mut self, start: u64) -> Result<u64, OutOfBounds> {
+        self.read_scalar(start).map(u64::from_le_bytes)
     }
 
     pub(super) fn write_u32(&mut self, start: u64, value: u32) -> Result<(), OutOfBounds> {
+        self.check_scalar(start, 4)?;
         self.write(start, &value.to_le_bytes())
     }
 
-    /// Writes a call's result (see [`OutOfBounds::result`]).
+    /// Writes a call's result, a scalar of 1, 2, 4 or 8 bytes (see
+    /// [`OutOfBounds::result`]).
     pub(super) fn write_result(&mut self, start: u64, data: &[u8]) -> Result<(), OutOfBounds> {
+        self.check_scalar(start, data.len() as u64)
+            .map_err(OutOfBounds::in_result)?;
         self.write(start, data).map_err(OutOfBounds::in_result)
     }
 
@@ -82,11 +133,9 @@ impl<S: System> Memory<'_, S> {
         data: &[u8],
         fields: &[(u64, u64)],
     ) -> Result<(), OutOfBounds> {
-        for &(offset, size) in fields {
-            self.check(start.wrapping_add(offset), size)
-                .map_err(OutOfBounds::in_result)?;
-        }
-        self.write_result(start, data)
+        self.check_fields(start, fields)
+            .map_err(OutOfBounds::in_result)?;
+        self.write(start, data).map_err(OutOfBounds::in_result)
     }
 }
 

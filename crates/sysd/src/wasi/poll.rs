@@ -60,12 +60,6 @@ fn now<S: System>(sys: &mut S) -> Result<(u64, u64), u16> {
     }
 }
 
-fn read_u64<S: System>(memory: &mut Memory<'_, S>, at: u64) -> Result<u64, OutOfBounds> {
-    let mut word = [0u8; 8];
-    memory.read(at, &mut word)?;
-    Ok(u64::from_le_bytes(word))
-}
-
 /// Reads and classifies subscription `i`.
 fn decode<S: System>(
     fds: &mut FdTable,
@@ -75,18 +69,16 @@ fn decode<S: System>(
     (monotonic, realtime): (u64, u64),
 ) -> Result<Result<Decoded, u16>, super::files::Stop> {
     let at = subs + i * SUBSCRIPTION;
-    let userdata = read_u64(memory, at)?;
+    let userdata = memory.read_u64(at)?;
     let mut tag = [0u8; 1];
     memory.read(at + 8, &mut tag)?;
     let tag = tag[0];
     let sub = match tag {
         CLOCK => {
             let id = memory.read_u32(at + 16)?;
-            let timeout = read_u64(memory, at + 24)?;
-            read_u64(memory, at + 32)?; // precision: unused, as in wasmtime
-            let mut flags = [0u8; 2];
-            memory.read(at + 40, &mut flags)?;
-            let flags = u16::from_le_bytes(flags);
+            let timeout = memory.read_u64(at + 24)?;
+            memory.read_u64(at + 32)?; // precision: unused, as in wasmtime
+            let flags = memory.read_u16(at + 40)?;
             if id > 3 {
                 return Err(invalid(TrapKind::InvalidEnum, ValueType::Clockid));
             }
@@ -289,9 +281,7 @@ pub(crate) fn poll_oneoff<S: System>(
         event[16..24].copy_from_slice(&nbytes.to_le_bytes());
         event[24..26].copy_from_slice(&flags.to_le_bytes());
         let at = events + written * EVENT;
-        for &(offset, size) in fields::EVENT {
-            memory.check(at.wrapping_add(offset), size)?;
-        }
+        memory.check_fields(at, fields::EVENT)?;
         memory.write(at, &event)?;
         written += 1;
     }
