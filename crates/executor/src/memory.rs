@@ -4,8 +4,7 @@
 
 use crate::Refusal;
 
-/// The most bytes one op moves; sysd splits larger transfers.
-pub const MAX_TRANSFER: u64 = 64 << 20;
+pub use wasc_wire::hostop::MAX_TRANSFER;
 
 /// A view of linear memory for one op.
 #[derive(Debug)]

@@ -262,6 +262,10 @@ pub struct Stat {
 pub const SCRATCH_OFFSET: usize = 2048;
 /// Size of the scratch area.
 pub const SCRATCH_LEN: usize = 2048;
+
+/// The most bytes one op moves (read, write, pread, pwrite, recv, send):
+/// the executor refuses more, and sysd splits larger transfers.
+pub const MAX_TRANSFER: u64 = 64 << 20;
 /// The longest path component (`NAME_MAX`).
 pub const NAME_MAX: usize = 255;
 

@@ -3,7 +3,7 @@
 //! status, sizes, times, sync, flags, rights, preopen names, close and
 //! renumber.
 
-use wasc_wire::hostop::{OpCode, Stat};
+use wasc_wire::hostop::{OpCode, Stat, MAX_TRANSFER};
 use wasc_wire::wasi::{TrapKind, ValueType, CALL_FUEL};
 
 use super::errno::{BADF, INVAL, NAMETOOLONG, NOMEM, NOTDIR, NOTSUP, OVERFLOW, SPIPE};
@@ -230,7 +230,10 @@ pub(crate) fn transfer<S: System>(
                 // wasmtime reads stdin before it copies into the buffer:
                 // with a bad buffer the input is consumed, and only the
                 // bytes read must fit.
-                Some((buf, len)) if io == Io::Read && memory.check(buf, len).is_err() => {
+                Some((buf, len))
+                    if io == Io::Read && memory.check(buf, len.min(READ_CAP)).is_err() =>
+                {
+                    let len = len.min(READ_CAP);
                     let handle = u64::from(entry.handle);
                     let n = match host::op(memory.sys, OpCode::ReadScratch, &[handle, len]) {
                         Ok(n) => n.min(len).min(wasc_wire::hostop::SCRATCH_LEN as u64),
@@ -242,9 +245,17 @@ pub(crate) fn transfer<S: System>(
                     n
                 }
                 Some((buf, len)) => {
+                    let len = if io == Io::Read {
+                        len.min(READ_CAP)
+                    } else {
+                        len
+                    };
                     memory.check(buf, len)?;
-                    match host::op(memory.sys, code, &[u64::from(entry.handle), buf, len]) {
-                        Ok(n) => n.min(len),
+                    let handle = u64::from(entry.handle);
+                    match chunked(memory.sys, buf, len, |sys, at, n| {
+                        host::op(sys, code, &[handle, at, n])
+                    }) {
+                        Ok(n) => n,
                         Err(errno) => return Ok(errno),
                     }
                 }
@@ -273,9 +284,19 @@ pub(crate) fn transfer<S: System>(
             }
         }
         Kind::File(_) => {
-            if let Some((buf, len)) = chosen {
-                memory.check(buf, len)?;
-            }
+            let chosen = match (chosen, io) {
+                (Some((buf, len)), Io::Pread(at)) => {
+                    match pread_fit(fds, memory, fd, buf, len, at)? {
+                        Ok(fit) => fit,
+                        Err(errno) => return Ok(errno),
+                    }
+                }
+                (Some((buf, len)), _) => {
+                    memory.check(buf, len)?;
+                    Some((buf, len))
+                }
+                (None, _) => None,
+            };
             match file_transfer(fds, memory.sys, fd, chosen, io) {
                 Ok(n) => n,
                 Err(errno) => return Ok(errno),
@@ -302,14 +323,29 @@ fn file_transfer<S: System>(
         return Ok(0);
     };
     let h = u64::from(handle);
-    let n = match io {
-        Io::Read => host::op(sys, OpCode::Pread, &[h, buf, len, file.position])?,
-        Io::Pread(at) => host::op(sys, OpCode::Pread, &[h, buf, len, at])?,
-        _ if file.append => host::op(sys, OpCode::Append, &[h, buf, len])?,
-        Io::Write => host::op(sys, OpCode::Pwrite, &[h, buf, len, file.position])?,
-        Io::Pwrite(at) => host::op(sys, OpCode::Pwrite, &[h, buf, len, at])?,
-    }
-    .min(len);
+    let (position, append) = (file.position, file.append);
+    let n = chunked(sys, buf, len, |sys, at, n| {
+        let done = at - buf;
+        // A file position past i64::MAX is refused by the executor (INVAL).
+        match io {
+            Io::Read => host::op(
+                sys,
+                OpCode::Pread,
+                &[h, at, n, position.saturating_add(done)],
+            ),
+            Io::Pread(from) => host::op(sys, OpCode::Pread, &[h, at, n, from.saturating_add(done)]),
+            _ if append => host::op(sys, OpCode::Append, &[h, at, n]),
+            Io::Write => host::op(
+                sys,
+                OpCode::Pwrite,
+                &[h, at, n, position.saturating_add(done)],
+            ),
+            Io::Pwrite(to) => host::op(sys, OpCode::Pwrite, &[h, at, n, to.saturating_add(done)]),
+        }
+    })?;
+    let Ok((_, file)) = fds.file(fd) else {
+        return Ok(n);
+    };
     match io {
         Io::Read => file.position = file.position.checked_add(n).ok_or(OVERFLOW)?,
         Io::Write if file.append => {
@@ -322,6 +358,66 @@ fn file_transfer<S: System>(
         Io::Pread(_) | Io::Pwrite(_) => {}
     }
     Ok(n)
+}
+
+/// The most bytes wasmtime's `fd_pread` and `fd_read` on stdin return in
+/// one call: it reads into a buffer of its own that size, then copies.
+const READ_CAP: u64 = 64 << 10;
+
+/// Moves `len` bytes at `buf` in ops of at most [`MAX_TRANSFER`] bytes
+/// (`op(sys, address, length)`), until one is short. An error after some
+/// bytes moved returns those bytes, as a short transfer would.
+fn chunked<S: System>(
+    sys: &mut S,
+    buf: u64,
+    len: u64,
+    mut op: impl FnMut(&mut S, u64, u64) -> Result<u64, u16>,
+) -> Result<u64, u16> {
+    let mut done = 0;
+    while done < len {
+        let n = (len - done).min(MAX_TRANSFER);
+        match op(sys, buf + done, n) {
+            Ok(moved) => {
+                let moved = moved.min(n);
+                done += moved;
+                if moved < n {
+                    break;
+                }
+            }
+            Err(_) if done > 0 => break,
+            Err(errno) => return Err(errno),
+        }
+    }
+    Ok(done)
+}
+
+/// The buffer of an `fd_pread` at `at`, as wasmtime sees it: at most
+/// [`READ_CAP`] bytes, of which only those the file holds are copied and so
+/// must lie in memory (a read at the end of the file touches no byte).
+fn pread_fit<S: System>(
+    fds: &mut FdTable,
+    memory: &mut Memory<'_, S>,
+    fd: u64,
+    buf: u64,
+    len: u64,
+    at: u64,
+) -> Result<Result<Option<(u64, u64)>, u16>, OutOfBounds> {
+    let len = len.min(READ_CAP);
+    if memory.check(buf, len).is_ok() {
+        return Ok(Ok(Some((buf, len))));
+    }
+    let handle = match fds.file(fd) {
+        Ok((handle, file)) if file.read => handle,
+        Ok(_) => return Ok(Err(BADF)),
+        Err(errno) => return Ok(Err(errno)),
+    };
+    let size = match host::stat(memory.sys, handle) {
+        Ok(stat) => stat.size,
+        Err(errno) => return Ok(Err(errno)),
+    };
+    let len = len.min(size.saturating_sub(at));
+    memory.check(buf, len)?;
+    Ok(Ok((len > 0).then_some((buf, len))))
 }
 
 /// `fd_seek`.

@@ -543,11 +543,11 @@ pub(crate) fn readdir<S: System>(
         Ok(handle) => handle,
         Err(errno) => return Ok(errno),
     };
-    let dir_ino = match host::stat(memory.sys, handle) {
-        Ok(stat) => filestat(&stat),
+    let dir = match host::stat(memory.sys, handle) {
+        Ok(stat) => stat,
         Err(errno) => return Ok(errno),
     };
-    let dir_ino = u64::from_le_bytes(dir_ino[8..16].try_into().unwrap_or([0; 8]));
+    let dir_ino = u64::from_le_bytes(filestat(&dir)[8..16].try_into().unwrap_or([0; 8]));
     let mut used = 0u64;
     let mut index = cookie;
     for (i, name) in [(0u64, &b"."[..]), (1, &b".."[..])] {
@@ -588,8 +588,11 @@ pub(crate) fn readdir<S: System>(
                 break;
             };
             index += 1;
+            // The entries are on the directory's device: their numbers
+            // are scrambled with it, as `filestat` scrambles `st_ino`.
             let ino = filestat(&wasc_wire::hostop::Stat {
                 ino,
+                dev: dir.dev,
                 ..Default::default()
             });
             let ino = u64::from_le_bytes(ino[8..16].try_into().unwrap_or([0; 8]));
