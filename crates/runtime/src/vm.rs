@@ -481,10 +481,11 @@ fn forward(
             memory
         }
     };
-    let (base, len) = match memory {
-        Some(memory) => (memory.data_ptr(&caller) as usize, memory.data_size(&caller)),
-        None => (0, 0),
+    // wasmtime-wasi refuses every call of a module without one.
+    let Some(memory) = memory else {
+        return Err(wasmtime::Error::msg("missing required memory export"));
     };
+    let (base, len) = (memory.data_ptr(&caller) as usize, memory.data_size(&caller));
     let mut args = [0u64; 9];
     for (slot, value) in args.iter_mut().zip(params) {
         *slot = match value {

@@ -311,7 +311,8 @@ impl Vm {
     /// and writes it.
     pub unsafe fn map_window(&mut self, base: *mut u8, len: usize) -> Result<(), Error> {
         let (base_addr, page) = (base as usize, 4096);
-        let why = if base_addr % page != 0 {
+        // A memory of 0 pages has no bytes to map, wherever its base is.
+        let why = if len > 0 && base_addr % page != 0 {
             Some("the base is not page-aligned")
         } else if !len.is_multiple_of(page) {
             Some("the length is not a whole number of pages")
@@ -327,18 +328,19 @@ impl Vm {
                 why,
             });
         }
-        if self.window == Some((base_addr, len)) {
+        if self.window == Some((base_addr, len)) || (self.window.is_none() && len == 0) {
             return Ok(());
         }
         // KVM cannot resize a slot: delete it, then add the new extent.
+        // `window` is `Some` only while a slot exists (never for 0 bytes).
         if self.window.take().is_some() {
             self.set_window_slot(0, 0)?;
         }
         if len > 0 {
             self.set_window_slot(base_addr as u64, len as u64)?;
+            self.window = Some((base_addr, len));
         }
         paging::map_window(&self.ram, len as u64)?;
-        self.window = Some((base_addr, len));
         Ok(())
     }
 

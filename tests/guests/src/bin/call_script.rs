@@ -373,6 +373,13 @@ fn show(out: &Out, labels: &mut Labels, text: &mut String) {
             Ok(())
         }
         Out::Prestat(at) => write!(text, " prestat(tag={} len={})", arena()[at], u32_at(at + 4)),
+        Out::Buf(at, n) if n > 64 => {
+            let data = &arena()[at..at + n];
+            let hash = data.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            });
+            write!(text, " buf(len={n} fnv1a={hash:016x})")
+        }
         Out::Buf(at, n) => write!(
             text,
             " buf={:?}",
