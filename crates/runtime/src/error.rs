@@ -69,6 +69,12 @@ pub enum Error {
         max = (wasc_wire::layout::TMPFS_MAX / 8 * 7) >> 20
     )]
     TmpfsTooLarge(u64),
+    #[error(
+        "{0} preopened descriptors (stdio, --tcplisten, --dir and --tmpfs together); \
+         a VM's descriptor table holds {max}",
+        max = wasc_wire::wasi::MAX_FDS
+    )]
+    TooManyPreopens(usize),
     #[error("arming the --timeout timer: {0}")]
     Timer(std::io::Error),
     #[error("confining wasc with seccomp: {0}")]

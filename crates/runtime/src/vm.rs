@@ -156,6 +156,11 @@ impl VmHost {
         source: VmSource,
         confine: bool,
     ) -> Result<VmInstance, Error> {
+        // Every preopen must have a descriptor: refuse, never drop one.
+        let preopened = 3 + config.tcplisten.len() + config.dirs.len() + config.tmpfs.len();
+        if preopened > wasc_wire::wasi::MAX_FDS {
+            return Err(Error::TooManyPreopens(preopened));
+        }
         let preopens = open_dirs(config)?;
         let listeners = listen(config)?;
         let mut vm = match source {

@@ -192,6 +192,11 @@ pub enum TrapKind {
     ResultNotAligned = 10,
 }
 
+/// The size of sysd's descriptor table: stdio, the `--tcplisten`
+/// listeners, the preopened directories and memory file systems, and every
+/// descriptor the module opens must fit in it.
+pub const MAX_FDS: usize = 256;
+
 /// The most bytes one `random_get` may ask for (wasmtime's limit).
 pub const RANDOM_LIMIT: u64 = 64 << 20;
 

@@ -11,7 +11,7 @@
 use super::errno::{BADF, MFILE};
 
 /// How many descriptors one instance may hold open.
-pub const MAX_FDS: usize = 256;
+pub use wasc_wire::wasi::MAX_FDS;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Kind {
