@@ -4,6 +4,7 @@ pub(crate) const AGAIN: u16 = 6;
 pub(crate) const BADF: u16 = 8;
 pub(crate) const EXIST: u16 = 20;
 pub(crate) const ILSEQ: u16 = 25;
+pub(crate) const INTR: u16 = 27;
 pub(crate) const INVAL: u16 = 28;
 pub(crate) const IO: u16 = 29;
 pub(crate) const ISDIR: u16 = 31;

@@ -6,7 +6,7 @@
 use wasc_wire::hostop::{OpCode, Stat, MAX_TRANSFER};
 use wasc_wire::wasi::{TrapKind, ValueType, CALL_FUEL};
 
-use super::errno::{BADF, INVAL, NAMETOOLONG, NOMEM, NOTDIR, NOTSUP, OVERFLOW, SPIPE};
+use super::errno::{BADF, INTR, INVAL, NAMETOOLONG, NOMEM, NOTDIR, NOTSUP, OVERFLOW, SPIPE};
 use super::fds::{Entry, FdTable, Kind};
 use super::host::{self, filetype};
 use super::memory::{fields, Memory, OutOfBounds};
@@ -212,13 +212,13 @@ pub(crate) fn transfer<S: System>(
     };
     let moved = match entry.kind {
         Kind::Stdin | Kind::Stdout | Kind::Stderr => {
-            let allowed = match io {
-                Io::Read => entry.kind == Kind::Stdin,
-                Io::Write => entry.kind != Kind::Stdin,
-                Io::Pread(_) | Io::Pwrite(_) => return Ok(SPIPE),
-            };
-            if !allowed {
+            // The wrong direction is BADF, positioned I/O on a stream SPIPE.
+            let reading = matches!(io, Io::Read | Io::Pread(_));
+            if reading != (entry.kind == Kind::Stdin) {
                 return Ok(BADF);
+            }
+            if matches!(io, Io::Pread(_) | Io::Pwrite(_)) {
+                return Ok(SPIPE);
             }
             let code = if io == Io::Read {
                 OpCode::Read
@@ -226,6 +226,8 @@ pub(crate) fn transfer<S: System>(
                 OpCode::Write
             };
             match chosen {
+                // wasmtime's stdin stream answers a read of nothing INTR.
+                None if io == Io::Read => return Ok(INTR),
                 None => 0,
                 // wasmtime reads stdin before it copies into the buffer:
                 // with a bad buffer the input is consumed, and only the
@@ -451,8 +453,15 @@ pub(crate) fn seek<S: System>(
             Err(errno) => return Ok(errno),
         },
     };
+    // Positions are u64 in wasmtime: SEEK_CUR and SEEK_END may pass
+    // i64::MAX (a later transfer there fails), SEEK_SET may not.
     let position = base + i128::from(offset as i64);
-    if position < 0 || position > i128::from(i64::MAX) {
+    let limit = if whence == 0 {
+        i64::MAX as i128
+    } else {
+        u64::MAX as i128
+    };
+    if position < 0 || position > limit {
         return Ok(INVAL);
     }
     if let Ok((_, file)) = fds.file(fd) {
@@ -686,10 +695,22 @@ pub(crate) fn set_times<S: System>(
     mtim: u64,
     flags: u64,
 ) -> Answer {
-    let flags = time_flags(flags)?;
+    // wasmtime checks the flags (INVAL) before the descriptor.
+    let flags = match time_flags(flags)? {
+        Ok(flags) => flags,
+        Err(errno) => return Ok(errno),
+    };
     Ok(errno((|| {
+        if let Ok(Entry {
+            kind: Kind::Dir { .. },
+            ..
+        }) = fds.get(fd)
+        {
+            // wasmtime holds directories as O_PATH descriptors, whose times
+            // it cannot set (BADF); a call that changes nothing succeeds.
+            return if flags == 0 { Ok(()) } else { Err(BADF) };
+        }
         let handle = fs_handle(fds, fd)?;
-        let flags = flags?;
         host::op(
             sys,
             OpCode::SetTimes,
@@ -786,7 +807,10 @@ pub(crate) fn prestat_dir_name<S: System>(
         Ok(Kind::Dir {
             preopen: Some(index),
         }) => index,
-        Ok(Kind::File(_) | Kind::Dir { .. }) => return Ok(NOTDIR),
+        // wasmtime: NOTDIR for any descriptor that is no preopen, stdio too.
+        Ok(Kind::File(_) | Kind::Dir { .. } | Kind::Stdin | Kind::Stdout | Kind::Stderr) => {
+            return Ok(NOTDIR)
+        }
         _ => return Ok(BADF),
     };
     let mut name = [0u8; super::path::PATH_MAX];

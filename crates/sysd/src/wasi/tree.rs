@@ -91,11 +91,13 @@ pub(crate) fn open<S: System>(
     {
         return Ok(INVAL);
     }
-    if oflags & (oflags::CREAT | oflags::TRUNC) != 0 {
-        write = true;
-    }
+    // As wasmtime opens: read unless only write was asked for; create and
+    // truncate add write.
     if !write {
         read = true;
+    }
+    if oflags & (oflags::CREAT | oflags::TRUNC) != 0 {
+        write = true;
     }
     let mut flags = 0;
     for (set, bit) in [
@@ -245,13 +247,16 @@ pub(crate) fn set_times<S: System>(
     fst: u64,
 ) -> Answer {
     let follow = lookupflags(flags)?;
-    let fst = time_flags(fst)?;
+    // wasmtime checks the flags (INVAL) before the descriptor.
+    let fst = match time_flags(fst)? {
+        Ok(fst) => fst,
+        Err(errno) => return Ok(errno),
+    };
     let mut walk = match walk_at(fds, memory, dirfd, path, len)? {
         Ok(walk) => walk,
         Err(errno) => return Ok(errno),
     };
     Ok(errno(with_walk(memory.sys, &mut walk, |sys, walk| {
-        let fst = fst?;
         let (last, _) = resolve(sys, walk, follow)?;
         host::at(
             sys,
