@@ -137,6 +137,70 @@ fn decode<S: System>(
     Ok(Ok(Decoded { userdata, tag, sub }))
 }
 
+/// The userdata and timeout of subscription 0 if it is a relative clock:
+/// wasmtime reads it whole (a bad clock id or flag traps) and then sleeps,
+/// whatever the clock.
+fn relative_clock<S: System>(
+    memory: &mut Memory<'_, S>,
+    subs: u64,
+) -> Result<Option<(u64, u64)>, super::files::Stop> {
+    let userdata = memory.read_u64(subs)?;
+    let mut tag = [0u8; 1];
+    memory.read(subs + 8, &mut tag)?;
+    if tag[0] != CLOCK {
+        return Ok(None);
+    }
+    let id = memory.read_u32(subs + 16)?;
+    let timeout = memory.read_u64(subs + 24)?;
+    memory.read_u64(subs + 32)?; // precision: unused, as in wasmtime
+    let flags = memory.read_u16(subs + 40)?;
+    if id > 3 {
+        return Err(invalid(TrapKind::InvalidEnum, ValueType::Clockid));
+    }
+    if flags & !ABSTIME != 0 {
+        return Err(invalid(TrapKind::InvalidFlags, ValueType::Subclockflags));
+    }
+    Ok((flags & ABSTIME == 0).then_some((userdata, timeout)))
+}
+
+/// wasmtime's sleep for one relative clock: `timeout` ns from `start`,
+/// then one clock event with `nbytes` 1.
+fn sleep<S: System>(
+    memory: &mut Memory<'_, S>,
+    start: u64,
+    userdata: u64,
+    timeout: u64,
+    events: u64,
+    result: u64,
+) -> Answer {
+    let deadline = start.saturating_add(timeout);
+    loop {
+        let monotonic = match now(memory.sys) {
+            Ok((monotonic, _)) => monotonic,
+            Err(errno) => return Ok(errno),
+        };
+        if monotonic >= deadline && deadline != u64::MAX {
+            break;
+        }
+        let left = if deadline == u64::MAX {
+            u64::MAX - 1
+        } else {
+            deadline - monotonic
+        };
+        if let Err(errno) = host::wait(memory.sys, &[], left, &mut []) {
+            return Ok(errno);
+        }
+    }
+    let mut event = [0u8; EVENT as usize];
+    event[0..8].copy_from_slice(&userdata.to_le_bytes());
+    event[10] = CLOCK;
+    event[16..24].copy_from_slice(&1u64.to_le_bytes());
+    memory.check_fields(events, fields::EVENT)?;
+    memory.write(events, &event)?;
+    memory.write_u32_result(result, 1)?;
+    Ok(0)
+}
+
 /// `poll_oneoff(in, out, nsubscriptions, result)`.
 pub(crate) fn poll_oneoff<S: System>(
     fds: &mut FdTable,
@@ -157,6 +221,11 @@ pub(crate) fn poll_oneoff<S: System>(
         Ok(now) => now,
         Err(errno) => return Ok(errno),
     };
+    if count == 1 {
+        if let Some((userdata, timeout)) = relative_clock(memory, subs)? {
+            return sleep(memory, start.0, userdata, timeout, events, result);
+        }
+    }
     // Decode everything first: errors and traps come before any wait.
     let mut earliest = u64::MAX;
     let mut handles = [(0u32, 0u32); MAX_WAIT];
@@ -203,7 +272,9 @@ pub(crate) fn poll_oneoff<S: System>(
         let timeout = if ready_now || expired {
             0
         } else if earliest == u64::MAX {
-            u64::MAX
+            // Forever; with no handle, as long as a wait may last (the
+            // executor refuses to wait on nothing for ever).
+            u64::MAX - u64::from(nhandles == 0)
         } else {
             earliest - monotonic
         };
@@ -225,7 +296,6 @@ pub(crate) fn poll_oneoff<S: System>(
         Ok((monotonic, _)) => monotonic,
         Err(errno) => return Ok(errno),
     };
-    let single_sleep = count == 1;
     let mut written = 0u64;
     for i in 0..count {
         let decoded = match decode(fds, memory, subs, i, start)? {
@@ -233,7 +303,7 @@ pub(crate) fn poll_oneoff<S: System>(
             Err(errno) => return Ok(errno),
         };
         let (nbytes, flags, error) = match decoded.sub {
-            Sub::Clock { deadline } if deadline <= monotonic => (u64::from(single_sleep), 0, 0),
+            Sub::Clock { deadline } if deadline <= monotonic => (0, 0, 0),
             Sub::Clock { .. } => continue,
             Sub::Ready { nbytes, flags } => (nbytes, flags, 0),
             Sub::Host {
