@@ -79,7 +79,12 @@ impl Walk {
             links: 0,
         };
         memory.read(ptr, &mut walk.path[..len as usize])?;
-        Ok(walk.check().map(|()| walk))
+        // wasmtime decodes the string as it reads it (ILSEQ); what the path
+        // says is judged when it is resolved (`resolvable`, in `with_walk`).
+        if core::str::from_utf8(&walk.path[..walk.len]).is_err() {
+            return Ok(Err(ILSEQ));
+        }
+        Ok(Ok(walk))
     }
 
     /// A walk of `path` (tests).
@@ -98,7 +103,10 @@ impl Walk {
             links: 0,
         };
         walk.path[..path.len()].copy_from_slice(path);
-        walk.check().map(|()| walk)
+        if core::str::from_utf8(path).is_err() {
+            return Err(ILSEQ);
+        }
+        walk.resolvable().map(|()| walk)
     }
 
     /// The same walk beneath another directory handle.
@@ -107,11 +115,10 @@ impl Walk {
         self
     }
 
-    fn check(&self) -> Result<(), u16> {
+    /// Whether the path can be resolved at all: not empty, no NUL, not
+    /// absolute.
+    fn resolvable(&self) -> Result<(), u16> {
         let path = &self.path[..self.len];
-        if core::str::from_utf8(path).is_err() {
-            return Err(ILSEQ);
-        }
         if path.is_empty() {
             return Err(NOENT);
         }
@@ -291,6 +298,7 @@ pub(crate) fn with_walk<S: System, T>(
     walk: &mut Walk,
     body: impl FnOnce(&mut S, &mut Walk) -> Result<T, u16>,
 ) -> Result<T, u16> {
+    walk.resolvable()?;
     let result = body(sys, walk);
     walk.release(sys);
     result

@@ -63,8 +63,12 @@ pub(crate) fn open<S: System>(
     if fdflags & !fdflags::ALL != 0 {
         return Err(invalid(TrapKind::InvalidFlags, ValueType::Fdflags));
     }
-    // wasmtime reads the path before it looks at the descriptor.
-    let walk = Walk::read(memory, 0, a.path, a.path_len)?;
+    // wasmtime reads the path before it looks at the descriptor, and
+    // checks the flags before it resolves the path.
+    let walk = match Walk::read(memory, 0, a.path, a.path_len)? {
+        Ok(walk) => walk,
+        Err(errno) => return Ok(errno),
+    };
     let dir = match fds.get(a.dirfd) {
         Ok(Entry {
             handle,
@@ -77,10 +81,7 @@ pub(crate) fn open<S: System>(
         Ok(_) => return Ok(BADF),
         Err(errno) => return Ok(errno),
     };
-    let mut walk = match walk {
-        Ok(walk) => walk.with_base(dir),
-        Err(errno) => return Ok(errno),
-    };
+    let mut walk = walk.with_base(dir);
     let mut read = a.rights_base & rights::FD_READ != 0;
     let mut write = a.rights_base & rights::FD_WRITE != 0;
     if fdflags & (fdflags::SYNC | fdflags::DSYNC | fdflags::RSYNC) != 0 {
@@ -332,11 +333,16 @@ pub(crate) fn two_paths<S: System>(
     link: bool,
 ) -> Answer {
     let follow = if link { lookupflags(flags)? } else { false };
-    let mut from = match walk_at(fds, memory, old_fd, old.0, old.1)? {
+    // wasmtime looks at both descriptors, then reads both paths.
+    let (old_dir, new_dir) = match (fds.dir(old_fd), fds.dir(new_fd)) {
+        (Ok(old_dir), Ok(new_dir)) => (old_dir, new_dir),
+        (Err(errno), _) | (_, Err(errno)) => return Ok(errno),
+    };
+    let mut from = match Walk::read(memory, old_dir, old.0, old.1)? {
         Ok(walk) => walk,
         Err(errno) => return Ok(errno),
     };
-    let mut to = match walk_at(fds, memory, new_fd, new.0, new.1)? {
+    let mut to = match Walk::read(memory, new_dir, new.0, new.1)? {
         Ok(walk) => walk,
         Err(errno) => return Ok(errno),
     };

@@ -361,12 +361,17 @@ fn show(out: &Out, labels: &mut Labels, text: &mut String) {
             } else {
                 labels.name(0, ino)
             };
+            // A directory's size depends on the file system holding it.
+            let kind = arena()[at + 16];
+            let size = if kind == 3 {
+                "dir".into()
+            } else {
+                u64_at(at + 32).to_string()
+            };
             let _ = write!(
                 text,
-                " filestat(dev={dev} ino={ino} type={} nlink={} size={} atim={} mtim={})",
-                arena()[at + 16],
+                " filestat(dev={dev} ino={ino} type={kind} nlink={} size={size} atim={} mtim={})",
                 u64_at(at + 24),
-                u64_at(at + 32),
                 time(u64_at(at + 40)),
                 time(u64_at(at + 48)),
             );
@@ -386,8 +391,14 @@ fn show(out: &Out, labels: &mut Labels, text: &mut String) {
             String::from_utf8_lossy(&arena()[at..at + n])
         ),
         Out::Secret(at, n) => {
-            let touched = arena()[at..at + n].iter().filter(|b| **b != 0).count() > 0;
-            write!(text, " secret(len={n} filled={})", touched || n == 0)
+            // Random bytes may be zero: only 8 or more say whether they
+            // were written (all zero by chance: 2^-64).
+            let touched = arena()[at..at + n].iter().any(|b| *b != 0);
+            if n >= 8 {
+                write!(text, " secret(len={n} filled={touched})")
+            } else {
+                write!(text, " secret(len={n})")
+            }
         }
         Out::Events(at, n) => {
             for i in 0..n {
