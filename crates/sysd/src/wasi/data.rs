@@ -18,8 +18,9 @@ pub(super) fn sizes<S: System>(
             data.len() as u32,
         )
     };
-    memory.write_u32_result(count_out, count)?;
+    // wiggle stores a function's results last to first.
     memory.write_u32_result(size_out, size)?;
+    memory.write_u32_result(count_out, count)?;
     Ok(0)
 }
 

@@ -51,7 +51,7 @@ impl<S: System> Memory<'_, S> {
     /// bounds, then aligned to its size, as wiggle checks them.
     pub(super) fn check_scalar(&self, start: u64, size: u64) -> Result<(), OutOfBounds> {
         self.check(start, size)?;
-        if start % size != 0 {
+        if !start.is_multiple_of(size) {
             return Err(OutOfBounds {
                 start,
                 len: size,

@@ -13,7 +13,7 @@ use super::errno::{BADF, INVAL, IO};
 use super::fds::{FdTable, Kind};
 use super::files::{invalid, Answer};
 use super::host::{self, Readiness};
-use super::memory::{fields, Memory, OutOfBounds};
+use super::memory::{fields, Memory};
 use super::{clock_ns, System};
 
 const SUBSCRIPTION: u64 = 48;

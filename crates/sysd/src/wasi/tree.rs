@@ -13,7 +13,7 @@ use super::fds::{Entry, FdTable, File, Kind};
 use super::files::{errno, fdflags, filestat, invalid, rights, time_flags, Answer};
 use super::host::{self, filetype};
 use super::memory::{fields, Memory, OutOfBounds};
-use super::path::{follow_last, resolve_following, with_walk, Last, Walk};
+use super::path::{follow_last, with_walk, Last, Walk};
 use super::System;
 
 const LOOKUP_SYMLINK_FOLLOW: u64 = 1;
@@ -220,9 +220,13 @@ pub(crate) fn filestat_get<S: System>(
         Err(errno) => return Ok(errno),
     };
     let stat = with_walk(memory.sys, &mut walk, |sys, walk| {
-        match resolve(sys, walk, follow)? {
-            (_, Some(stat)) => Ok(stat),
-            (last, None) => host::stat_at(sys, walk.dir(), last.name()),
+        let last = walk.parent(sys)?;
+        match (follow, last.trailing) {
+            // Following, `file/` is NOTDIR; not following, wasmtime stats
+            // what a trailing slash leads to, whatever it is.
+            (true, true) => follow_trailing(sys, walk, last).map(|(_, stat)| stat),
+            (true, false) | (false, true) => follow_last(sys, walk, last).map(|(_, stat)| stat),
+            (false, false) => host::stat_at(sys, walk.dir(), last.name()),
         }
     });
     match stat {
@@ -348,11 +352,11 @@ pub(crate) fn two_paths<S: System>(
     };
     let result = with_walk(memory.sys, &mut from, |sys, from| {
         with_walk(sys, &mut to, |sys, to| {
-            let source = if follow {
-                resolve_following(sys, from)?.0
-            } else {
-                from.parent(sys)?
-            };
+            // wasmtime never follows a link's source: INVAL.
+            if follow {
+                return Err(INVAL);
+            }
+            let source = from.parent(sys)?;
             let target = to.parent(sys)?;
             if source.is_dot() || target.is_dot() {
                 return Err(if link { PERM } else { INVAL });
