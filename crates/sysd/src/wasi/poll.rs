@@ -7,13 +7,12 @@
 //! hang-up the `HANGUP` flag, a socket error the event's `IO` error.
 
 use wasc_wire::hostop::wait;
-use wasc_wire::wasi::{TrapKind, ValueType};
 
 use super::errno::{BADF, INVAL, IO};
 use super::fds::{FdTable, Kind};
-use super::files::{invalid, Answer};
+use super::files::Answer;
 use super::host::{self, Readiness};
-use super::memory::{fields, Memory};
+use super::memory::{fields, Memory, OutOfBounds};
 use super::{clock_ns, System};
 
 const SUBSCRIPTION: u64 = 48;
@@ -79,11 +78,10 @@ fn decode<S: System>(
             let timeout = memory.read_u64(at + 24)?;
             memory.read_u64(at + 32)?; // precision: unused, as in wasmtime
             let flags = memory.read_u16(at + 40)?;
-            if id > 3 {
-                return Err(invalid(TrapKind::InvalidEnum, ValueType::Clockid));
-            }
-            if flags & !ABSTIME != 0 {
-                return Err(invalid(TrapKind::InvalidFlags, ValueType::Subclockflags));
+            // wasmtime reads subscriptions in its body, where a bad enum or
+            // flag is INVAL, not a trap.
+            if id > 3 || flags & !ABSTIME != 0 {
+                return Ok(Err(INVAL));
             }
             let absolute = flags & ABSTIME != 0;
             let deadline = match (id, absolute) {
@@ -138,29 +136,26 @@ fn decode<S: System>(
 }
 
 /// The userdata and timeout of subscription 0 if it is a relative clock:
-/// wasmtime reads it whole (a bad clock id or flag traps) and then sleeps,
-/// whatever the clock.
+/// wasmtime reads it whole (a bad tag, clock id or flag is INVAL) and then
+/// sleeps, whatever the clock.
 fn relative_clock<S: System>(
     memory: &mut Memory<'_, S>,
     subs: u64,
-) -> Result<Option<(u64, u64)>, super::files::Stop> {
+) -> Result<Result<Option<(u64, u64)>, u16>, OutOfBounds> {
     let userdata = memory.read_u64(subs)?;
     let mut tag = [0u8; 1];
     memory.read(subs + 8, &mut tag)?;
     if tag[0] != CLOCK {
-        return Ok(None);
+        return Ok(Ok(None));
     }
     let id = memory.read_u32(subs + 16)?;
     let timeout = memory.read_u64(subs + 24)?;
     memory.read_u64(subs + 32)?; // precision: unused, as in wasmtime
     let flags = memory.read_u16(subs + 40)?;
-    if id > 3 {
-        return Err(invalid(TrapKind::InvalidEnum, ValueType::Clockid));
+    if id > 3 || flags & !ABSTIME != 0 {
+        return Ok(Err(INVAL));
     }
-    if flags & !ABSTIME != 0 {
-        return Err(invalid(TrapKind::InvalidFlags, ValueType::Subclockflags));
-    }
-    Ok((flags & ABSTIME == 0).then_some((userdata, timeout)))
+    Ok(Ok((flags & ABSTIME == 0).then_some((userdata, timeout))))
 }
 
 /// wasmtime's sleep for one relative clock: `timeout` ns from `start`,
@@ -222,8 +217,12 @@ pub(crate) fn poll_oneoff<S: System>(
         Err(errno) => return Ok(errno),
     };
     if count == 1 {
-        if let Some((userdata, timeout)) = relative_clock(memory, subs)? {
-            return sleep(memory, start.0, userdata, timeout, events, result);
+        match relative_clock(memory, subs)? {
+            Ok(Some((userdata, timeout))) => {
+                return sleep(memory, start.0, userdata, timeout, events, result)
+            }
+            Ok(None) => {}
+            Err(errno) => return Ok(errno),
         }
     }
     // Decode everything first: errors and traps come before any wait.

@@ -456,6 +456,11 @@ pub(crate) fn symlink<S: System>(
         if core::str::from_utf8(target).is_err() {
             return Err(super::errno::ILSEQ);
         }
+        // wasmtime reaches the link's directory before it judges the target.
+        let last = walk.parent(sys)?;
+        if last.is_dot() {
+            return Err(EXIST);
+        }
         if target.is_empty() {
             return Err(NOENT);
         }
@@ -464,10 +469,6 @@ pub(crate) fn symlink<S: System>(
         }
         if target[0] == b'/' {
             return Err(PERM);
-        }
-        let last = walk.parent(sys)?;
-        if last.is_dot() {
-            return Err(EXIST);
         }
         new_name_without_slash(sys, walk.dir(), &last)?;
         sys.write_scratch(SECOND_OFFSET, target);
