@@ -257,17 +257,17 @@ fn call(s: &mut Source<'_>) -> String {
             a.push(dirfd(s).into());
             a.push(path(s));
         }
-        "path_rename" => {
-            a.push(dirfd(s).into());
+        // Both names beneath one directory, or a bad second descriptor:
+        // between the tmpfs and the host directory a VM answers XDEV where
+        // the in-process stand-in (a host directory) moves the file.
+        "path_rename" | "path_link" => {
+            let dir = dirfd(s);
+            a.push(dir.into());
+            if f == "path_link" {
+                a.push(s.pick(&["0", "0", "1"]).into());
+            }
             a.push(path(s));
-            a.push(dirfd(s).into());
-            a.push(path(s));
-        }
-        "path_link" => {
-            a.push(dirfd(s).into());
-            a.push(s.pick(&["0", "1"]).into());
-            a.push(path(s));
-            a.push(dirfd(s).into());
+            a.push(s.pick(&[dir, dir, dir, "99"]).into());
             a.push(path(s));
         }
         "path_symlink" => {

@@ -8,7 +8,7 @@
 use wasc_wire::hostop::{lookup, Dirent, OpCode, Stat, DIRENT_HEADER, SCRATCH_LEN, SECOND_OFFSET};
 use wasc_wire::wasi::{TrapKind, ValueType};
 
-use super::errno::{BADF, EXIST, INVAL, ISDIR, LOOP, NOENT, NOTDIR, NOTSUP, PERM};
+use super::errno::{BADF, EXIST, INVAL, ISDIR, LOOP, NOENT, NOTDIR, NOTSUP, PERM, XDEV};
 use super::fds::{Entry, FdTable, File, Kind};
 use super::files::{errno, fdflags, filestat, invalid, rights, time_flags, Answer};
 use super::host::{self, filetype};
@@ -263,6 +263,10 @@ pub(crate) fn set_times<S: System>(
     };
     Ok(errno(with_walk(memory.sys, &mut walk, |sys, walk| {
         let (last, _) = resolve(sys, walk, follow)?;
+        if fst == 0 {
+            // Nothing to change: Linux's utimensat answers before it looks.
+            return Ok(());
+        }
         host::at(
             sys,
             OpCode::SetTimesAt,
@@ -358,11 +362,27 @@ pub(crate) fn two_paths<S: System>(
             }
             let source = from.parent(sys)?;
             let target = to.parent(sys)?;
-            if source.is_dot() || target.is_dot() {
-                return Err(if link { PERM } else { INVAL });
+            if link && target.is_dot() {
+                return Err(EXIST);
             }
-            if link {
-                new_name_without_slash(sys, to.dir(), &target)?;
+            if link && source.is_dot() {
+                // Linux looks the new name up before it refuses to link a
+                // directory.
+                host::stat_at(sys, to.dir(), target.name())?;
+                return Err(EXIST);
+            }
+            if source.is_dot() || target.is_dot() {
+                return Err(INVAL);
+            }
+            if super::tmpfs::owns(u64::from(from.dir())) != super::tmpfs::owns(u64::from(to.dir()))
+            {
+                // Between a memory file system and the host: the source must
+                // exist before the move is cross-device.
+                host::stat_at(sys, from.dir(), source.name())?;
+                return Err(XDEV);
+            }
+            if link && target.trailing {
+                return new_name_without_slash(to, sys, target);
             }
             if !link && (source.trailing || target.trailing) {
                 let stat = host::stat_at(sys, from.dir(), source.name())?;
@@ -416,13 +436,13 @@ fn follow_trailing<S: System>(
     Ok((last, stat))
 }
 
-/// A link's new name may not end in a slash: Linux answers EXIST when the
-/// name is taken and NOENT when it is free.
-fn new_name_without_slash<S: System>(sys: &mut S, dir: u32, last: &Last) -> Result<(), u16> {
+/// A link's new name may not end in a slash: Linux follows `name/` and
+/// answers EXIST when it leads somewhere, else why not (NOENT, LOOP, …).
+fn new_name_without_slash<S: System>(walk: &mut Walk, sys: &mut S, last: Last) -> Result<(), u16> {
     if !last.trailing {
         return Ok(());
     }
-    host::stat_at(sys, dir, last.name())?;
+    follow_last(sys, walk, last)?;
     Err(EXIST)
 }
 
@@ -458,9 +478,6 @@ pub(crate) fn symlink<S: System>(
         }
         // wasmtime reaches the link's directory before it judges the target.
         let last = walk.parent(sys)?;
-        if last.is_dot() {
-            return Err(EXIST);
-        }
         if target.is_empty() {
             return Err(NOENT);
         }
@@ -470,7 +487,12 @@ pub(crate) fn symlink<S: System>(
         if target[0] == b'/' {
             return Err(PERM);
         }
-        new_name_without_slash(sys, walk.dir(), &last)?;
+        if last.is_dot() {
+            return Err(EXIST);
+        }
+        if last.trailing {
+            return new_name_without_slash(walk, sys, last);
+        }
         sys.write_scratch(SECOND_OFFSET, target);
         host::at(
             sys,
