@@ -2,6 +2,7 @@
 
 pub(crate) const AGAIN: u16 = 6;
 pub(crate) const BADF: u16 = 8;
+pub(crate) const BUSY: u16 = 10;
 pub(crate) const EXIST: u16 = 20;
 pub(crate) const ILSEQ: u16 = 25;
 pub(crate) const INTR: u16 = 27;

@@ -8,7 +8,7 @@
 use wasc_wire::hostop::{lookup, Dirent, OpCode, Stat, DIRENT_HEADER, SCRATCH_LEN, SECOND_OFFSET};
 use wasc_wire::wasi::{TrapKind, ValueType};
 
-use super::errno::{BADF, EXIST, INVAL, ISDIR, LOOP, NOENT, NOTDIR, NOTSUP, PERM, XDEV};
+use super::errno::{BADF, BUSY, EXIST, INVAL, ISDIR, LOOP, NOENT, NOTDIR, NOTSUP, PERM, XDEV};
 use super::fds::{Entry, FdTable, File, Kind};
 use super::files::{errno, fdflags, filestat, invalid, rights, time_flags, Answer};
 use super::host::{self, filetype};
@@ -306,10 +306,9 @@ pub(crate) fn path_op<S: System>(
             PathOp::CreateDirectory => host::at(sys, OpCode::Mkdir, dir, last.name(), &[]),
             PathOp::RemoveDirectory if last.is_dot() => Err(INVAL),
             PathOp::RemoveDirectory if last.trailing => {
-                // wasmtime removes `c/` as `c/.`: the directory must exist,
-                // then removing `.` is refused.
-                let (handle, _) = host::open(sys, dir, last.name(), lookup::DIRECTORY)?;
-                host::close(sys, handle);
+                // wasmtime removes `c/` as `c/.`: what `c` leads to must be
+                // a directory, then removing `.` is refused.
+                follow_trailing(sys, walk, last)?;
                 Err(INVAL)
             }
             PathOp::RemoveDirectory => host::at(sys, OpCode::Rmdir, dir, last.name(), &[]),
@@ -360,7 +359,17 @@ pub(crate) fn two_paths<S: System>(
             if follow {
                 return Err(INVAL);
             }
-            let source = from.parent(sys)?;
+            // The source is resolved, trailing slash included, before the
+            // target is looked at.
+            let mut source = from.parent(sys)?;
+            if source.trailing && link && !source.is_dot() {
+                source = follow_trailing(sys, from, source)?.0;
+            } else if source.trailing && !source.is_dot() {
+                let stat = host::stat_at(sys, from.dir(), source.name())?;
+                if stat.filetype != filetype::DIRECTORY {
+                    return Err(NOTDIR);
+                }
+            }
             let target = to.parent(sys)?;
             if link && target.is_dot() {
                 return Err(EXIST);
@@ -371,7 +380,10 @@ pub(crate) fn two_paths<S: System>(
                 host::stat_at(sys, to.dir(), target.name())?;
                 return Err(EXIST);
             }
-            if source.is_dot() || target.is_dot() {
+            if source.is_dot() {
+                return Err(BUSY);
+            }
+            if target.is_dot() {
                 return Err(INVAL);
             }
             if super::tmpfs::owns(u64::from(from.dir())) != super::tmpfs::owns(u64::from(to.dir()))
@@ -384,7 +396,7 @@ pub(crate) fn two_paths<S: System>(
             if link && target.trailing {
                 return new_name_without_slash(to, sys, target);
             }
-            if !link && (source.trailing || target.trailing) {
+            if !link && target.trailing {
                 let stat = host::stat_at(sys, from.dir(), source.name())?;
                 if stat.filetype != filetype::DIRECTORY {
                     return Err(NOTDIR);
@@ -476,22 +488,23 @@ pub(crate) fn symlink<S: System>(
         if core::str::from_utf8(target).is_err() {
             return Err(super::errno::ILSEQ);
         }
-        // wasmtime reaches the link's directory before it judges the target.
-        let last = walk.parent(sys)?;
-        if target.is_empty() {
-            return Err(NOENT);
-        }
-        if target.contains(&0) {
-            return Err(INVAL);
-        }
-        if target[0] == b'/' {
+        // wasmtime refuses an absolute target first, then reaches the
+        // link's name, then hands the rest to symlinkat.
+        if target.first() == Some(&b'/') {
             return Err(PERM);
         }
+        let last = walk.parent(sys)?;
         if last.is_dot() {
             return Err(EXIST);
         }
         if last.trailing {
             return new_name_without_slash(walk, sys, last);
+        }
+        if target.is_empty() {
+            return Err(NOENT);
+        }
+        if target.contains(&0) {
+            return Err(INVAL);
         }
         sys.write_scratch(SECOND_OFFSET, target);
         host::at(
