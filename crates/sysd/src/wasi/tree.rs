@@ -223,10 +223,10 @@ pub(crate) fn filestat_get<S: System>(
         let last = walk.parent(sys)?;
         match (follow, last.trailing) {
             // Following, `file/` is NOTDIR; not following, wasmtime stats
-            // what a trailing slash leads to, whatever it is.
+            // the name itself, trailing slash or not.
             (true, true) => follow_trailing(sys, walk, last).map(|(_, stat)| stat),
-            (true, false) | (false, true) => follow_last(sys, walk, last).map(|(_, stat)| stat),
-            (false, false) => host::stat_at(sys, walk.dir(), last.name()),
+            (true, false) => follow_last(sys, walk, last).map(|(_, stat)| stat),
+            (false, _) => host::stat_at(sys, walk.dir(), last.name()),
         }
     });
     match stat {
@@ -359,16 +359,12 @@ pub(crate) fn two_paths<S: System>(
             if follow {
                 return Err(INVAL);
             }
-            // The source is resolved, trailing slash included, before the
-            // target is looked at.
+            // A link's source is resolved, trailing slash included, before
+            // the target is looked at; a rename resolves both directories
+            // first.
             let mut source = from.parent(sys)?;
             if source.trailing && link && !source.is_dot() {
                 source = follow_trailing(sys, from, source)?.0;
-            } else if source.trailing && !source.is_dot() {
-                let stat = host::stat_at(sys, from.dir(), source.name())?;
-                if stat.filetype != filetype::DIRECTORY {
-                    return Err(NOTDIR);
-                }
             }
             let target = to.parent(sys)?;
             if link && target.is_dot() {
@@ -380,11 +376,8 @@ pub(crate) fn two_paths<S: System>(
                 host::stat_at(sys, to.dir(), target.name())?;
                 return Err(EXIST);
             }
-            if source.is_dot() {
+            if source.is_dot() || target.is_dot() {
                 return Err(BUSY);
-            }
-            if target.is_dot() {
-                return Err(INVAL);
             }
             if super::tmpfs::owns(u64::from(from.dir())) != super::tmpfs::owns(u64::from(to.dir()))
             {
@@ -396,7 +389,7 @@ pub(crate) fn two_paths<S: System>(
             if link && target.trailing {
                 return new_name_without_slash(to, sys, target);
             }
-            if !link && target.trailing {
+            if !link && (source.trailing || target.trailing) {
                 let stat = host::stat_at(sys, from.dir(), source.name())?;
                 if stat.filetype != filetype::DIRECTORY {
                     return Err(NOTDIR);
@@ -449,12 +442,13 @@ fn follow_trailing<S: System>(
 }
 
 /// A link's new name may not end in a slash: Linux follows `name/` and
-/// answers EXIST when it leads somewhere, else why not (NOENT, LOOP, …).
+/// answers EXIST when it leads to a directory, else why not (NOENT,
+/// NOTDIR, LOOP, …).
 fn new_name_without_slash<S: System>(walk: &mut Walk, sys: &mut S, last: Last) -> Result<(), u16> {
     if !last.trailing {
         return Ok(());
     }
-    follow_last(sys, walk, last)?;
+    follow_trailing(sys, walk, last)?;
     Err(EXIST)
 }
 
