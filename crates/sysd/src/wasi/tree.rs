@@ -145,6 +145,16 @@ pub(crate) fn open<S: System>(
             Err(errno @ (LOOP | NOTDIR)) if (follow || last.trailing) && !exclusive => {
                 walk.follow(sys, &last, errno)?
             }
+            // Not following, a symlink is LOOP even where a directory was
+            // wanted (the host's O_DIRECTORY says NOTDIR).
+            Err(NOTDIR) if want_dir && !follow && !last.trailing => {
+                let stat = host::stat_at(sys, walk.dir(), last.name())?;
+                return Err(if stat.filetype == filetype::SYMBOLIC_LINK {
+                    LOOP
+                } else {
+                    NOTDIR
+                });
+            }
             Ok((handle, true)) if want_dir && write => {
                 host::close(sys, handle);
                 return Err(ISDIR);
@@ -487,18 +497,21 @@ pub(crate) fn symlink<S: System>(
         if target.first() == Some(&b'/') {
             return Err(PERM);
         }
+        // `name/` is resolved into: the new name is then `.` in what it
+        // leads to, which symlinkat refuses once it has read the target.
         let last = walk.parent(sys)?;
-        if last.is_dot() {
-            return Err(EXIST);
-        }
-        if last.trailing {
-            return new_name_without_slash(walk, sys, last);
+        let dot = last.is_dot() || last.trailing;
+        if last.trailing && !last.is_dot() {
+            follow_trailing(sys, walk, last)?;
         }
         if target.is_empty() {
             return Err(NOENT);
         }
         if target.contains(&0) {
             return Err(INVAL);
+        }
+        if dot {
+            return Err(EXIST);
         }
         sys.write_scratch(SECOND_OFFSET, target);
         host::at(
