@@ -5,8 +5,8 @@
 //! Handles 0–2 are the host's stdio, then come the listening sockets
 //! (`--tcplisten`, in order) and the preopened directories (`--dir` order);
 //! sysd gives them the same fd numbers at start, sockets first as the
-//! wasmtime CLI does. New descriptors take the lowest free number, as
-//! wasmtime does.
+//! wasmtime CLI does. New descriptors take the highest freed number, else
+//! the next never used, as wasmtime's table does.
 
 use super::errno::{BADF, MFILE};
 
@@ -59,6 +59,9 @@ pub(crate) struct FdTable {
     pub started: bool,
     /// How many descriptors may be open at once (at most [`MAX_FDS`]).
     limit: usize,
+    /// One past the highest number ever given out: every number below it
+    /// that is not open was freed.
+    high: usize,
 }
 
 impl Default for FdTable {
@@ -77,6 +80,7 @@ impl Default for FdTable {
             slots,
             started: false,
             limit: MAX_FDS,
+            high: 3,
         }
     }
 }
@@ -126,6 +130,7 @@ impl FdTable {
                 });
             }
         }
+        self.high = (3 + listeners + count + tmpfs).min(MAX_FDS);
         self.started = true;
     }
 
@@ -185,13 +190,19 @@ impl FdTable {
         }
     }
 
-    /// Stores `entry` at the lowest free fd, within the limit.
+    /// Stores `entry` as wasmtime numbers it, within the limit: the highest
+    /// freed number, else one past the highest ever given out.
     pub fn insert(&mut self, entry: Entry) -> Result<u32, u16> {
         if self.slots.iter().filter(|s| s.is_some()).count() >= self.limit {
             return Err(MFILE);
         }
-        let fd = self.slots.iter().position(Option::is_none).ok_or(MFILE)?;
+        let freed = self.slots[..self.high].iter().rposition(Option::is_none);
+        let fd = freed.unwrap_or(self.high);
+        if fd >= MAX_FDS {
+            return Err(MFILE);
+        }
         self.slots[fd] = Some(entry);
+        self.high = self.high.max(fd + 1);
         Ok(fd as u32)
     }
 
@@ -222,7 +233,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn new_fds_take_the_lowest_free_number() {
+    fn new_fds_take_the_highest_freed_number_then_the_next_new_one() {
         let mut table = FdTable::default();
         table.add_preopens(1);
         let dir = Entry {
@@ -230,8 +241,14 @@ mod tests {
             kind: Kind::Dir { preopen: None },
         };
         assert_eq!(table.insert(dir), Ok(4));
+        assert_eq!(table.insert(dir), Ok(5));
         table.remove(1).expect("stdout");
+        table.remove(4).expect("fd 4");
+        assert_eq!(table.insert(dir), Ok(4));
         assert_eq!(table.insert(dir), Ok(1));
+        assert_eq!(table.insert(dir), Ok(6));
+        table.remove(6).expect("fd 6");
+        assert_eq!(table.insert(dir), Ok(6));
         assert_eq!(table.get(99), Err(BADF));
         assert_eq!(table.get(u64::MAX), Err(BADF));
     }
