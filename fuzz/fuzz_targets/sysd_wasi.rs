@@ -133,6 +133,7 @@ impl System for Fake<'_> {
             tmpfs: b"262144\0",
             // fd 3 is a listening socket, before the two preopens.
             listeners: 1,
+            terminals: 0b101,
         }
     }
     fn random(&mut self, buf: &mut [u8]) {

@@ -199,6 +199,7 @@ impl VmHost {
             tmpfs: &data.tmpfs,
             max_fds: config.limits.max_fds,
             listeners: listeners.len() as u32,
+            terminals: terminals(),
         })
         .map_err(Error::Vm)?;
         let mut store = Store::new(
@@ -404,6 +405,15 @@ struct InstanceData {
     preopens: Vec<u8>,
     /// Each memory file system's quota in decimal.
     tmpfs: Vec<u8>,
+}
+
+/// Which of the host's stdin, stdout and stderr (bits 0, 1, 2) are
+/// terminals: the module sees those as character devices, as with wasmtime.
+fn terminals() -> u32 {
+    use std::io::IsTerminal;
+    u32::from(std::io::stdin().is_terminal())
+        | u32::from(std::io::stdout().is_terminal()) << 1
+        | u32::from(std::io::stderr().is_terminal()) << 2
 }
 
 fn instance_data(config: &RunConfig) -> Result<InstanceData, Error> {

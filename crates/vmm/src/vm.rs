@@ -23,7 +23,7 @@ const WINDOW_SLOT: u32 = 1;
 const TMPFS_SLOT: u32 = 2;
 
 /// What sysd reads at an instance's start: runs of NUL-terminated strings
-/// and two counts (`wasc_wire::INSTANCE_DATA_HEADER` has the format).
+/// and a few counts (`wasc_wire::INSTANCE_DATA_HEADER` has the format).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct InstanceData<'a> {
     pub args: &'a [u8],
@@ -37,6 +37,8 @@ pub struct InstanceData<'a> {
     pub max_fds: u32,
     /// How many listening sockets the executor holds (handles 3, 4, …).
     pub listeners: u32,
+    /// Which of stdin, stdout and stderr (bits 0, 1, 2) are terminals.
+    pub terminals: u32,
 }
 
 /// A booted sysd VM. Dropping it destroys the VM and frees its memory.
@@ -269,7 +271,7 @@ impl Vm {
         if total as u64 > layout::INSTANCE_DATA_MAX {
             return Err(Error::InstanceDataTooLarge(total));
         }
-        const WORDS: usize = 6;
+        const WORDS: usize = 7;
         const _: () = assert!(wasc_wire::INSTANCE_DATA_HEADER == WORDS * 4);
         let words: [u32; WORDS] = [
             data.args.len() as u32,
@@ -278,6 +280,7 @@ impl Vm {
             data.max_fds,
             data.tmpfs.len() as u32,
             data.listeners,
+            data.terminals,
         ];
         let mut at = layout::INSTANCE_DATA;
         for word in words {

@@ -354,3 +354,71 @@ fn every_preopen_is_served_or_the_run_is_refused() {
         assert_eq!(refused.stdout, "");
     }
 }
+
+/// Types as wasmtime reports them: `/dev/null` on stdin is no terminal
+/// (unknown type), a Unix socket in a granted directory has no preview-1
+/// type, and a directory holding a name that is not UTF-8 cannot be read
+/// (ILSEQ, nothing written).
+#[test]
+fn file_types_and_names_as_wasmtime_reports_them() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let _socket = std::os::unix::net::UnixListener::bind(dir.path().join("sock")).expect("bind");
+    let script = [
+        "fd_fdstat_get 0 fdstat",
+        "fd_filestat_get 0 filestat",
+        "path_filestat_get 3 0 \"sock\" filestat",
+        "fd_readdir 3 dirents:100 100 0 u32",
+    ];
+    let run_in = |mode: Mode| {
+        let isolation: &[&str] = match mode {
+            Mode::None => &["--isolation", "none"],
+            Mode::VmSync => &["--transport", "sync"],
+            Mode::VmPoll => &["--transport", "poll"],
+        };
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_wasc"))
+            .arg("run")
+            .args(isolation)
+            .arg("--dir")
+            .arg(format!("{}::/d", dir.path().display()))
+            .arg(guests::CALL_SCRIPT)
+            .args(script)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run wasc");
+        (
+            output.status.code(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+        )
+    };
+    let reference = run_in(Mode::None);
+    assert!(
+        reference.1.contains("0: fd_fdstat_get = 0 fdstat(type=0 "),
+        "{}",
+        reference.1
+    );
+    assert!(
+        reference
+            .1
+            .contains("2: path_filestat_get = 0 filestat(dev=dev#1 ino=ino#2 type=0 "),
+        "{}",
+        reference.1
+    );
+    for mode in [Mode::VmSync, Mode::VmPoll] {
+        assert_eq!(run_in(mode), reference, "{mode:?}");
+    }
+    std::fs::write(
+        dir.path().join(std::ffi::OsStr::from_bytes(b"bad\xff")),
+        b"",
+    )
+    .expect("odd name");
+    let reference = run_in(Mode::None);
+    assert!(
+        reference.1.contains("3: fd_readdir = 25 "),
+        "{}",
+        reference.1
+    );
+    for mode in [Mode::VmSync, Mode::VmPoll] {
+        assert_eq!(run_in(mode), reference, "{mode:?}");
+    }
+}

@@ -70,15 +70,16 @@ pub struct OpResult {
     pub value: u64,
 }
 
-/// The instance-data area ([`layout::INSTANCE_DATA`]) starts with six
+/// The instance-data area ([`layout::INSTANCE_DATA`]) starts with seven
 /// little-endian `u32`s — the lengths of the arguments, the environment and
 /// the preopened directories' guest names, the most descriptors the
 /// instance may hold open, the length of the memory file systems' quotas,
-/// and how many listening sockets (`--tcplisten`) the executor holds as
-/// handles 3, 4, … — followed by the four runs of NUL-terminated strings
+/// how many listening sockets (`--tcplisten`) the executor holds as
+/// handles 3, 4, …, and which of stdin, stdout and stderr (bits 0, 1, 2)
+/// are terminals — followed by the four runs of NUL-terminated strings
 /// (the quotas are decimal byte counts; their mounts' names are the last
 /// preopen names).
-pub const INSTANCE_DATA_HEADER: usize = 24;
+pub const INSTANCE_DATA_HEADER: usize = 28;
 
 /// Per-instance values the host writes before an instance's first call.
 /// Never inherited from a template: every instance gets its own.

@@ -489,10 +489,12 @@ pub(crate) fn tell<S: System>(
     }
 }
 
-/// Whether a stdio descriptor is a terminal, as wasmtime reports it.
+/// A stdio descriptor's type as wasmtime reports it: a character device if
+/// the host's descriptor is a terminal, else unknown (so `/dev/null` is
+/// not a terminal to the module).
 fn stdio_filetype<S: System>(sys: &mut S, handle: u32) -> Result<u8, u16> {
-    let stat = host::stat(sys, handle)?;
-    Ok(if stat.filetype == filetype::CHARACTER_DEVICE {
+    let terminal = handle < 3 && sys.instance_data().terminals & (1 << handle) != 0;
+    Ok(if terminal {
         filetype::CHARACTER_DEVICE
     } else {
         filetype::UNKNOWN
@@ -609,8 +611,14 @@ pub(crate) fn set_flags(fds: &mut FdTable, fd: u64, flags: u64) -> Answer {
 pub(crate) fn filestat(stat: &Stat) -> [u8; 64] {
     let mut out = [0u8; 64];
     out[0..8].copy_from_slice(&1u64.to_le_bytes());
+    // wasmtime's preview 1 has no type for a socket in a directory.
+    let filetype = if stat.filetype == filetype::SOCKET_STREAM {
+        filetype::UNKNOWN
+    } else {
+        stat.filetype
+    };
     out[8..16].copy_from_slice(&scramble(stat.ino ^ stat.dev.rotate_left(40)).to_le_bytes());
-    out[16] = stat.filetype;
+    out[16] = filetype;
     for (i, word) in [stat.nlink, stat.size, stat.atim, stat.mtim, stat.ctim]
         .into_iter()
         .enumerate()

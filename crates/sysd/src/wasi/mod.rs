@@ -103,6 +103,10 @@ pub struct InstanceData<'a> {
     /// How many listening sockets (`--tcplisten`) the executor holds as
     /// handles 3, 4, …; they become fds 3, 4, …, before the preopens.
     pub listeners: u32,
+    /// Which of stdin, stdout and stderr (bits 0, 1, 2) are terminals: a
+    /// terminal is a character device to the module, anything else of
+    /// unknown type, as wasmtime reports stdio.
+    pub terminals: u32,
 }
 
 /// How a call ended.

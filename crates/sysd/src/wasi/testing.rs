@@ -106,6 +106,7 @@ impl<H: Host> System for Machine<H> {
             max_fds: self.max_fds,
             tmpfs: self.tmpfs,
             listeners: self.listeners,
+            terminals: 0,
         }
     }
     fn random(&mut self, buf: &mut [u8]) {

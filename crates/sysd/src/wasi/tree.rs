@@ -562,6 +562,36 @@ pub(crate) fn readlink<S: System>(
     Ok(0)
 }
 
+/// Reads every entry of directory `handle`: ILSEQ if a name is not UTF-8.
+fn all_names_utf8<S: System>(sys: &mut S, handle: u32) -> Result<(), u16> {
+    let mut from = 0u64;
+    loop {
+        let count = host::op(sys, OpCode::ReadDir, &[u64::from(handle), from])?;
+        if count == 0 {
+            return Ok(());
+        }
+        let mut scratch = [0u8; SCRATCH_LEN];
+        sys.read_scratch(0, &mut scratch);
+        let mut at = 0usize;
+        for _ in 0..count {
+            let name_len = usize::from(scratch[at + core::mem::offset_of!(Dirent, name_len)]);
+            let start = at + DIRENT_HEADER;
+            let Some(name) = scratch.get(start..start + name_len) else {
+                // A page the host filled wrongly.
+                return Err(super::errno::IO);
+            };
+            if core::str::from_utf8(name).is_err() {
+                return Err(super::errno::ILSEQ);
+            }
+            from += 1;
+            at = start + name_len;
+            if at + DIRENT_HEADER > SCRATCH_LEN {
+                break;
+            }
+        }
+    }
+}
+
 /// Writes one dirent (header then name), truncated at `cap` as wasmtime
 /// does; the bytes written.
 fn put_dirent<S: System>(
@@ -606,6 +636,11 @@ pub(crate) fn readdir<S: System>(
         Err(errno) => return Ok(errno),
     };
     let dir_ino = u64::from_le_bytes(filestat(&dir)[8..16].try_into().unwrap_or([0; 8]));
+    // wasmtime reads the whole directory before it writes an entry, and a
+    // name that is not UTF-8 anywhere in it is ILSEQ.
+    if let Err(errno) = all_names_utf8(memory.sys, handle) {
+        return Ok(errno);
+    }
     let mut used = 0u64;
     let mut index = cookie;
     for (i, name) in [(0u64, &b"."[..]), (1, &b".."[..])] {
@@ -639,7 +674,11 @@ pub(crate) fn readdir<S: System>(
                 break;
             }
             let ino = u64::from_le_bytes(scratch[at..at + 8].try_into().unwrap_or([0; 8]));
-            let kind = scratch[at + core::mem::offset_of!(Dirent, filetype)];
+            let kind = match scratch[at + core::mem::offset_of!(Dirent, filetype)] {
+                // No preview-1 type for a socket in a directory.
+                filetype::SOCKET_STREAM => filetype::UNKNOWN,
+                kind => kind,
+            };
             let name_len = usize::from(scratch[at + core::mem::offset_of!(Dirent, name_len)]);
             let start = at + DIRENT_HEADER;
             let Some(name) = scratch.get(start..start + name_len) else {

@@ -144,7 +144,7 @@ impl System for Ring3<'_> {
         let mut at = header;
         for (i, run) in runs.iter_mut().enumerate() {
             // The lengths are words 0, 1, 2 and 4 (3 is the fd limit, 5 the
-            // listener count).
+            // listener count, 6 the terminals).
             let word = if i < 3 { i } else { 4 };
             // SAFETY: the header is inside the instance-data area, mapped
             // for ring 3.
@@ -159,6 +159,8 @@ impl System for Ring3<'_> {
         let max_fds = unsafe { base.add(12).cast::<u32>().read_volatile() };
         // SAFETY: as above.
         let listeners = unsafe { base.add(20).cast::<u32>().read_volatile() };
+        // SAFETY: as above.
+        let terminals = unsafe { base.add(24).cast::<u32>().read_volatile() };
         // SAFETY: every run lies inside the instance-data area, which the
         // host writes only before the instance's first call.
         let run =
@@ -170,6 +172,7 @@ impl System for Ring3<'_> {
             max_fds,
             tmpfs: run(runs[3]),
             listeners,
+            terminals,
         }
     }
 
