@@ -422,3 +422,20 @@ fn file_types_and_names_as_wasmtime_reports_them() {
         assert_eq!(run_in(mode), reference, "{mode:?}");
     }
 }
+
+/// Nothing can be made in a removed directory through a descriptor still
+/// open on it (Linux: NOENT); on a tmpfs such files were never freed.
+#[test]
+fn a_removed_directory_takes_no_new_names() {
+    for dir in ["3", "4"] {
+        same_everywhere(&[
+            &format!("path_create_directory {dir} \"gone\""),
+            &format!("path_open {dir} 0 \"gone\" 2 0 0 0 u32"),
+            &format!("path_remove_directory {dir} \"gone\""),
+            &format!("path_open 5 0 \"f\" 1 {RW} 0 u32"),
+            "path_create_directory 5 \"d\"",
+            "path_symlink \"t\" 5 \"l\"",
+            "fd_readdir 5 dirents:100 100 0 u32",
+        ]);
+    }
+}

@@ -566,7 +566,11 @@ pub(crate) fn readlink<S: System>(
 fn all_names_utf8<S: System>(sys: &mut S, handle: u32) -> Result<(), u16> {
     let mut from = 0u64;
     loop {
-        let count = host::op(sys, OpCode::ReadDir, &[u64::from(handle), from])?;
+        let count = match host::op(sys, OpCode::ReadDir, &[u64::from(handle), from]) {
+            Ok(count) => count,
+            Err(NOENT) => 0,
+            Err(errno) => return Err(errno),
+        };
         if count == 0 {
             return Ok(());
         }
@@ -661,6 +665,8 @@ pub(crate) fn readdir<S: System>(
         let from = index.saturating_sub(2);
         let count = match host::op(memory.sys, OpCode::ReadDir, &[u64::from(handle), from]) {
             Ok(count) => count,
+            // A removed directory lists nothing (Linux says NOENT).
+            Err(NOENT) => 0,
             Err(errno) => return Ok(errno),
         };
         if count == 0 {

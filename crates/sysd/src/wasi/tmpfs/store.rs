@@ -399,6 +399,12 @@ impl<S: System> Fs<'_, S> {
     }
 
     pub(super) fn add_entry(&mut self, dir: u32, name: &[u8], ino: u32) -> Result<(), u16> {
+        // A removed directory (reachable only through a descriptor still
+        // open on it) takes no new names, as on Linux: anything made there
+        // could never be reached or freed.
+        if self.u32(self.inode(dir) + I_NLINK) == 0 {
+            return Err(NOENT);
+        }
         let size = self.size(dir);
         let mut slot = 0;
         while slot * ENTRY < size {
