@@ -439,3 +439,23 @@ fn a_removed_directory_takes_no_new_names() {
         ]);
     }
 }
+
+/// Paths of 4,095 bytes are resolved and of 4,096 refused (NAMETOOLONG):
+/// Linux's PATH_MAX counts the NUL.
+#[test]
+fn path_length_limit_as_linux() {
+    let path = |len: usize| {
+        let mut p = "a/".repeat(len / 2);
+        p.truncate(len);
+        format!("path_filestat_get 3 0 \"{p}\" filestat")
+    };
+    let report = same_everywhere(&[&path(4095), &path(4096)]);
+    assert!(
+        report.stdout.contains("0: path_filestat_get = 44"),
+        "{report}"
+    );
+    assert!(
+        report.stdout.contains("1: path_filestat_get = 37"),
+        "{report}"
+    );
+}

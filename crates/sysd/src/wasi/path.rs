@@ -126,6 +126,10 @@ impl Walk {
         if path.is_empty() {
             return Err(NOENT);
         }
+        // Linux's PATH_MAX counts the terminating NUL.
+        if path.len() >= PATH_MAX {
+            return Err(NAMETOOLONG);
+        }
         if path.contains(&0) {
             return Err(INVAL);
         }
