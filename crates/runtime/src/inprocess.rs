@@ -63,7 +63,7 @@ impl InProcessHost {
         let data = InProcess {
             wasi,
             limits: config.limits.store_limits(),
-            _scratch: scratch,
+            scratch,
         };
         let mut store = Store::new(&self.engine, data);
         crate::limits::apply(&mut store);
@@ -88,6 +88,10 @@ pub(crate) fn run(config: &RunConfig) -> Result<Outcome, Error> {
     let module = host.compile(&config.module)?;
     let mut instance = host.instance(&module, config)?;
     let deadline = Deadline::arm(&host.engine, config.limits.timeout)?;
+    let _sweeper = config
+        .limits
+        .timeout
+        .map(|timeout| Sweeper::start(timeout, &instance.store.data().scratch));
     crate::instantiate_and_start(
         config,
         &host.linker,
@@ -102,7 +106,7 @@ struct InProcess {
     wasi: WasiP1Ctx,
     limits: StoreLimits,
     /// Directories standing in for `--tmpfs` mounts.
-    _scratch: Vec<tempfile::TempDir>,
+    scratch: Vec<tempfile::TempDir>,
 }
 
 impl HasLimits for InProcess {
@@ -155,5 +159,31 @@ fn into_io_error(error: wasmtime::Error) -> std::io::Error {
     match error.downcast::<std::io::Error>() {
         Ok(io) => io,
         Err(other) => std::io::Error::other(format!("{other:#}")),
+    }
+}
+
+/// Removes the `--tmpfs` stand-in directories of a run that a hard
+/// `--timeout` exit is about to end (the exit runs no destructors). Half the
+/// grace period after the deadline, unless the run has ended and dropped
+/// this first; a run that ends normally removes them itself.
+struct Sweeper {
+    _done: std::sync::mpsc::Sender<()>,
+}
+
+impl Sweeper {
+    fn start(timeout: std::time::Duration, dirs: &[tempfile::TempDir]) -> Self {
+        let (done, ended) = std::sync::mpsc::channel::<()>();
+        let paths: Vec<std::path::PathBuf> = dirs.iter().map(|d| d.path().to_owned()).collect();
+        let wait = timeout.saturating_add(crate::limits::GRACE / 2);
+        if !paths.is_empty() {
+            std::thread::spawn(move || {
+                if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = ended.recv_timeout(wait) {
+                    for path in paths {
+                        let _ = std::fs::remove_dir_all(path);
+                    }
+                }
+            });
+        }
+        Self { _done: done }
     }
 }

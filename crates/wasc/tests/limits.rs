@@ -106,6 +106,31 @@ fn a_run_blocked_in_a_read_is_ended_after_the_grace_period() {
     }
 }
 
+/// In process a `--tmpfs` is a temporary host directory; a run ended hard
+/// by its `--timeout` runs no destructors, and must still leave none behind.
+#[test]
+fn a_hard_timeout_in_process_leaves_no_tmpfs_stand_in() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasc"))
+        .args(["run", "--isolation", "none", "--tmpfs", "/scratch"])
+        .args(["--timeout", "200ms", wasc_test_guests::STDIO])
+        .env("TMPDIR", tmp.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn wasc");
+    let stdin = child.stdin.take();
+    let output = child.wait_with_output().expect("wait");
+    drop(stdin);
+    assert_eq!(output.status.code(), Some(124));
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .expect("read TMPDIR")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
+
 #[test]
 fn memory_growth_past_the_limit_fails_inside_the_module() {
     let grow = module(GROW);
