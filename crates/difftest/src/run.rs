@@ -153,7 +153,7 @@ pub fn run(runner: &Runner, mode: Mode, script: &[String]) -> std::io::Result<Re
 
 /// A frame of wasmtime's Wasm backtrace (`    3:   0x2df3 - name!symbol`):
 /// its hashes depend on where the guest was built.
-fn is_backtrace_frame(line: &str) -> bool {
+pub fn is_backtrace_frame(line: &str) -> bool {
     let Some((index, rest)) = line.trim_start().split_once(':') else {
         return false;
     };

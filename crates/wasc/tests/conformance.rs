@@ -225,25 +225,30 @@ fn module(name: &str) -> String {
     format!("{}/tests/modules/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `wasc run FLAGS... MODULE` in `mode` with a fresh directory granted at
-/// fd 3: status, stdout (its length and hash), stderr, and the
-/// directory's tree afterwards.
-fn run_module(mode: Mode, flags: &[&str], module: &str) -> (Option<i32>, String, String, String) {
-    let dir = tempfile::tempdir().expect("temp dir");
+/// `wasc run` in `mode` with `dir` granted at `/d` (fd 3), then `args`
+/// (module and its arguments), stdin from /dev/null.
+fn wasc_in(mode: Mode, dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     let isolation: &[&str] = match mode {
         Mode::None => &["--isolation", "none"],
         Mode::VmSync => &["--transport", "sync"],
         Mode::VmPoll => &["--transport", "poll"],
     };
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_wasc"))
+    std::process::Command::new(env!("CARGO_BIN_EXE_wasc"))
         .arg("run")
         .args(isolation)
         .arg("--dir")
-        .arg(format!("{}::/d", dir.path().display()))
-        .args(flags)
-        .arg(module)
+        .arg(format!("{}::/d", dir.display()))
+        .args(args)
+        .stdin(std::process::Stdio::null())
         .output()
-        .expect("run wasc");
+        .expect("run wasc")
+}
+
+/// `module` run in `mode` with a fresh directory at fd 3: status, stdout
+/// (its length and hash), stderr, and the directory's tree afterwards.
+fn run_module(mode: Mode, module: &str) -> (Option<i32>, String, String, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = wasc_in(mode, dir.path(), &[module]);
     (
         output.status.code(),
         summary(&output.stdout),
@@ -257,7 +262,7 @@ fn run_module(mode: Mode, flags: &[&str], module: &str) -> (Option<i32>, String,
 /// per op; sysd splits).
 #[test]
 fn writes_over_64_mib_are_written_whole() {
-    let reference = run_module(Mode::None, &[], &module("big_write.wat"));
+    let reference = run_module(Mode::None, &module("big_write.wat"));
     assert_eq!(reference.0, Some(0), "{}", reference.2);
     assert!(reference.1.starts_with("68157447 bytes"), "{}", reference.1);
     assert!(
@@ -267,7 +272,7 @@ fn writes_over_64_mib_are_written_whole() {
     );
     for mode in [Mode::VmSync, Mode::VmPoll] {
         assert_eq!(
-            run_module(mode, &[], &module("big_write.wat")),
+            run_module(mode, &module("big_write.wat")),
             reference,
             "{mode:?}"
         );
@@ -283,9 +288,9 @@ fn summary(bytes: &[u8]) -> String {
 
 /// A module's run in every mode must match the reference exactly.
 fn module_same_everywhere(module: &str) -> (Option<i32>, String, String, String) {
-    let reference = run_module(Mode::None, &[], module);
+    let reference = run_module(Mode::None, module);
     for mode in [Mode::VmSync, Mode::VmPoll] {
-        assert_eq!(run_module(mode, &[], module), reference, "{mode:?}");
+        assert_eq!(run_module(mode, module), reference, "{mode:?}");
     }
     reference
 }
@@ -371,21 +376,9 @@ fn file_types_and_names_as_wasmtime_reports_them() {
         "fd_readdir 3 dirents:100 100 0 u32",
     ];
     let run_in = |mode: Mode| {
-        let isolation: &[&str] = match mode {
-            Mode::None => &["--isolation", "none"],
-            Mode::VmSync => &["--transport", "sync"],
-            Mode::VmPoll => &["--transport", "poll"],
-        };
-        let output = std::process::Command::new(env!("CARGO_BIN_EXE_wasc"))
-            .arg("run")
-            .args(isolation)
-            .arg("--dir")
-            .arg(format!("{}::/d", dir.path().display()))
-            .arg(guests::CALL_SCRIPT)
-            .args(script)
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("run wasc");
+        let mut args = vec![guests::CALL_SCRIPT];
+        args.extend(script);
+        let output = wasc_in(mode, dir.path(), &args);
         (
             output.status.code(),
             String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -81,22 +81,30 @@ fn a_runaway_module_stops_at_its_timeout() {
     }
 }
 
+/// Runs the stdio guest, which reads stdin to its end, with a pipe that
+/// stays open, so only `--timeout` ends it.
+fn blocked_in_a_read(args: &[&str], tmpdir: &std::path::Path) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wasc"))
+        .arg("run")
+        .args(args)
+        .args(["--timeout", "200ms", wasc_test_guests::STDIO])
+        .env("TMPDIR", tmpdir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn wasc");
+    let stdin = child.stdin.take();
+    let output = child.wait_with_output().expect("wait");
+    drop(stdin);
+    output
+}
+
 #[test]
 fn a_run_blocked_in_a_read_is_ended_after_the_grace_period() {
+    let tmp = tempfile::tempdir().expect("temp dir");
     for mode in MODES {
-        // The stdio guest reads stdin to its end; the pipe stays open.
-        let mut child = Command::new(env!("CARGO_BIN_EXE_wasc"))
-            .arg("run")
-            .args(mode)
-            .args(["--timeout", "200ms", wasc_test_guests::STDIO])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn wasc");
-        let stdin = child.stdin.take();
-        let output = child.wait_with_output().expect("wait");
-        drop(stdin);
+        let output = blocked_in_a_read(mode, tmp.path());
         assert_eq!(output.status.code(), Some(124), "{mode:?}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(
@@ -111,18 +119,7 @@ fn a_run_blocked_in_a_read_is_ended_after_the_grace_period() {
 #[test]
 fn a_hard_timeout_in_process_leaves_no_tmpfs_stand_in() {
     let tmp = tempfile::tempdir().expect("temp dir");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wasc"))
-        .args(["run", "--isolation", "none", "--tmpfs", "/scratch"])
-        .args(["--timeout", "200ms", wasc_test_guests::STDIO])
-        .env("TMPDIR", tmp.path())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn wasc");
-    let stdin = child.stdin.take();
-    let output = child.wait_with_output().expect("wait");
-    drop(stdin);
+    let output = blocked_in_a_read(&["--isolation", "none", "--tmpfs", "/scratch"], tmp.path());
     assert_eq!(output.status.code(), Some(124));
     let left: Vec<_> = std::fs::read_dir(tmp.path())
         .expect("read TMPDIR")

@@ -223,61 +223,9 @@ pub fn run(case: &Case, mode: Mode) -> Observed {
     }
 }
 
-/// A frame of wasmtime's Wasm backtrace (`    3:   0x2df3 - name!symbol`).
-/// Frames name guest symbols whose hashes depend on where the guests were
-/// built, so reports leave them out; the error lines around them stay.
-fn is_backtrace_frame(line: &str) -> bool {
-    let Some((index, rest)) = line.trim_start().split_once(':') else {
-        return false;
-    };
-    !index.is_empty()
-        && index.bytes().all(|b| b.is_ascii_digit())
-        && rest.trim_start().starts_with("0x")
-}
-
-/// Lists a directory tree, sorted: `d name/`, `l name -> target`,
-/// `f name SIZE CONTENT-OR-HASH`.
-pub fn tree(root: &Path) -> String {
-    let mut lines = Vec::new();
-    walk(root, root, &mut lines);
-    lines.sort();
-    lines.iter().fold(String::new(), |mut out, line| {
-        writeln!(out, "{line}").expect("write to String");
-        out
-    })
-}
-
-fn walk(root: &Path, dir: &Path, lines: &mut Vec<String>) {
-    for entry in std::fs::read_dir(dir).expect("read dir") {
-        let path = entry.expect("dir entry").path();
-        let rel = path
-            .strip_prefix(root)
-            .expect("under root")
-            .display()
-            .to_string();
-        let meta = std::fs::symlink_metadata(&path).expect("lstat");
-        if meta.file_type().is_symlink() {
-            let target = std::fs::read_link(&path).expect("readlink");
-            lines.push(format!("l {rel} -> {}", target.display()));
-        } else if meta.is_dir() {
-            lines.push(format!("d {rel}/"));
-            walk(root, &path, lines);
-        } else {
-            let data = std::fs::read(&path).expect("read file");
-            let shown = match std::str::from_utf8(&data) {
-                Ok(text) if data.len() <= 80 => format!("{text:?}"),
-                _ => format!("fnv1a:{:016x}", fnv1a(&data)),
-            };
-            lines.push(format!("f {rel} {} {shown}", data.len()));
-        }
-    }
-}
-
-fn fnv1a(data: &[u8]) -> u64 {
-    data.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
-}
+// The tree listing and the backtrace filter are the differential fuzzer's,
+// so golden reports and call-script reports read alike.
+pub use wasc_difftest::run::{is_backtrace_frame, tree};
 
 fn golden_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
