@@ -20,7 +20,8 @@ impl Mode {
     /// Every mode, the reference first.
     pub const ALL: [Mode; 3] = [Mode::None, Mode::VmSync, Mode::VmPoll];
 
-    fn flags(self) -> &'static [&'static str] {
+    /// The `wasc run` options that select this mode.
+    pub fn flags(self) -> &'static [&'static str] {
         match self {
             Mode::None => &["--isolation", "none"],
             Mode::VmSync => &["--isolation", "vm", "--transport", "sync"],

@@ -18,26 +18,7 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-/// The isolation modes a case can run in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// `--isolation none`: wasmtime-wasi in process, the reference.
-    None,
-    /// `--isolation vm --transport sync`.
-    VmSync,
-    /// `--isolation vm --transport poll`.
-    VmPoll,
-}
-
-impl Mode {
-    fn flags(self) -> &'static [&'static str] {
-        match self {
-            Mode::None => &["--isolation", "none"],
-            Mode::VmSync => &["--isolation", "vm", "--transport", "sync"],
-            Mode::VmPoll => &["--isolation", "vm", "--transport", "poll"],
-        }
-    }
-}
+pub use wasc_difftest::Mode;
 
 /// One run of a guest.
 #[derive(Debug, Clone)]
