@@ -452,3 +452,17 @@ fn path_length_limit_as_linux() {
         "{report}"
     );
 }
+
+/// A positioned transfer past i64::MAX is INVAL before the descriptor's
+/// access is checked (found by the fuzzer, seed 20976).
+#[test]
+fn positioned_transfers_check_the_offset_first() {
+    same_everywhere(&[
+        "path_open 3 0 \"new\" 1 0x40 0 0 u32",
+        "fd_pread 5 iov() -1 u32",
+        "fd_pread 5 iov(buf:4) -1 u32",
+        "fd_pwrite 5 iov(\"x\") -1 u32",
+        "path_open 3 0 \"file\" 0 2 0 0 u32",
+        "fd_pwrite 6 iov(\"x\") -1 u32",
+    ]);
+}

@@ -317,6 +317,13 @@ fn file_transfer<S: System>(
     io: Io,
 ) -> Result<u64, u16> {
     let (handle, file) = fds.file(fd)?;
+    // wasmtime refuses an offset past i64::MAX before it looks at the
+    // descriptor's access.
+    if let Io::Pread(at) | Io::Pwrite(at) = io {
+        if at > i64::MAX as u64 {
+            return Err(INVAL);
+        }
+    }
     let reading = matches!(io, Io::Read | Io::Pread(_));
     if (reading && !file.read) || (!reading && !file.write) {
         return Err(BADF);
