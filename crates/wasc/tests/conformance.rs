@@ -466,3 +466,23 @@ fn positioned_transfers_check_the_offset_first() {
         "fd_pwrite 6 iov(\"x\") -1 u32",
     ]);
 }
+
+/// Writes to a stdout whose reader is gone succeed, as wasmtime's stdout
+/// stream reports them (the VM answered PIPE).
+#[test]
+fn writes_to_a_broken_stdout_pipe_succeed() {
+    for mode in Mode::ALL {
+        let (reader, writer) = std::io::pipe().expect("pipe");
+        drop(reader);
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_wasc"))
+            .arg("run")
+            .args(mode.flags())
+            .arg(module("broken_stdout.wat"))
+            .stdout(writer)
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .expect("run wasc");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{mode:?}: {stderr}");
+    }
+}

@@ -20,5 +20,6 @@ pub(crate) const NOTSOCK: u16 = 57;
 pub(crate) const NOTSUP: u16 = 58;
 pub(crate) const OVERFLOW: u16 = 61;
 pub(crate) const PERM: u16 = 63;
+pub(crate) const PIPE: u16 = 64;
 pub(crate) const SPIPE: u16 = 70;
 pub(crate) const XDEV: u16 = 75;
