@@ -8,7 +8,7 @@ use std::os::fd::AsRawFd;
 use wasc_wire::hostop::{Dirent, DIRENT_HEADER, SCRATCH_LEN};
 
 use crate::handles::{DirCursor, Handle, HandleTable};
-use crate::ops::{filetype, retry, write_struct};
+use crate::sys::{filetype, retry, write_struct};
 use crate::{Failure, Refusal};
 
 pub(crate) fn read_dir(

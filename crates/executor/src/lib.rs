@@ -18,6 +18,7 @@ mod memory;
 mod ops;
 mod paths;
 mod sockets;
+mod sys;
 mod wait;
 
 use std::os::fd::OwnedFd;

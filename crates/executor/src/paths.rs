@@ -12,7 +12,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use wasc_wire::hostop::{lookup, times, NAME_MAX, SCRATCH_LEN, SECOND_OFFSET, TARGET_MAX};
 
 use crate::handles::{Handle, HandleTable};
-use crate::ops::{retry, stat_to_scratch};
+use crate::sys::{retry, stat_to_scratch};
 use crate::{Errno, Failure, Refusal};
 
 /// Whether a name may be `.` (the directory itself).
@@ -83,7 +83,7 @@ pub(crate) fn lookup(
         }
     }
     let fd = openat2(dir, &name, oflags)?;
-    let is_dir = crate::ops::fstat(fd.as_raw_fd())?.st_mode & libc::S_IFMT == libc::S_IFDIR;
+    let is_dir = crate::sys::fstat(fd.as_raw_fd())?.st_mode & libc::S_IFMT == libc::S_IFDIR;
     let handle = if is_dir {
         Handle::dir(fd)
     } else {

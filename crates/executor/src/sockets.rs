@@ -8,7 +8,7 @@ use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use wasc_wire::hostop::socket;
 
 use crate::handles::{Handle, HandleTable};
-use crate::ops::retry;
+use crate::sys::retry;
 use crate::{Errno, Failure, Refusal};
 
 /// Makes a granted listener non-blocking, whatever it was given as: a
