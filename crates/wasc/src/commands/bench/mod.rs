@@ -6,6 +6,7 @@
 mod guests;
 mod machine;
 mod measure;
+mod plan;
 mod sections;
 #[cfg(feature = "bench-guests")]
 mod tcp;
@@ -33,7 +34,7 @@ pub struct BenchCommand {
 
 impl BenchCommand {
     pub fn execute(self) -> anyhow::Result<std::process::ExitCode> {
-        let report = sections::all(&sections::Plan::new(self.quick), &self.hello)?;
+        let report = sections::all(&plan::Plan::new(self.quick), &self.hello)?;
         std::fs::write(&self.out, report)
             .map_err(|e| anyhow::anyhow!("writing {}: {e}", self.out.display()))?;
         eprintln!("wrote {}", self.out.display());

@@ -11,53 +11,7 @@ use wasc_runtime::{Transport, VmSource};
 use super::guests::Call;
 use super::machine;
 use super::measure::{memory, raise_fd_limit, stats, Bench, Mode, Stats};
-
-/// How many samples each benchmark takes.
-pub struct Plan {
-    quick: bool,
-    starts: usize,
-    fresh_starts: usize,
-    processes: usize,
-    calls: u64,
-    call_runs: usize,
-    densities: &'static [usize],
-}
-
-impl Plan {
-    /// Whether this is the smoke run (the TCP section's sample count).
-    #[cfg(feature = "bench-guests")]
-    pub fn quick(&self) -> bool {
-        self.quick
-    }
-
-    pub fn new(quick: bool) -> Self {
-        if quick {
-            Self {
-                quick,
-                starts: 30,
-                fresh_starts: 5,
-                processes: 3,
-                calls: 300,
-                call_runs: 2,
-                densities: &[1, 10],
-            }
-        } else {
-            Self {
-                quick,
-                starts: 1_000,
-                fresh_starts: 200,
-                processes: 21,
-                calls: 20_000,
-                call_runs: 5,
-                densities: &[1, 10, 100, 1_000],
-            }
-        }
-    }
-}
-
-pub fn progress(step: &str) {
-    eprintln!("wasc bench: {step}");
-}
+use super::plan::{progress, Plan};
 
 const SYNC_POOL: Mode = Mode::Vm(Transport::Sync, VmSource::Pool);
 const POLL_POOL: Mode = Mode::Vm(Transport::Poll, VmSource::Pool);

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use anyhow::{ensure, Context};
 
 use super::measure::{stats, Stats};
-use super::sections::{progress, Plan};
+use super::plan::{progress, Plan};
 
 /// Message sizes, in bytes.
 const SIZES: [usize; 2] = [64, 16 << 10];
