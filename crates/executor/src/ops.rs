@@ -8,8 +8,8 @@ use wasc_wire::hostop::{HostOp, OpCode, SCRATCH_LEN, SECOND_OFFSET};
 
 use crate::handles::{Handle, HandleTable};
 use crate::paths::{self, name, Dot};
-use crate::sys::{fstat, retry, stat_to_scratch};
 use crate::sockets;
+use crate::sys::{fstat, retry, stat_to_scratch};
 use crate::{Failure, LinearMemory, Refusal};
 
 pub(crate) fn execute(
@@ -233,4 +233,3 @@ fn transfer(
     })?;
     Ok(n as u64)
 }
-
