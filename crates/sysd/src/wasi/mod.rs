@@ -13,6 +13,7 @@
 //! environment, clocks and random bytes; [`memory`] checked linear-memory
 //! access.
 
+mod call;
 mod data;
 mod errno;
 pub mod fds;
@@ -30,9 +31,10 @@ mod tree;
 use wasc_wire::hostop::{HostOp, SCRATCH_LEN};
 use wasc_wire::wasi::{ids, TrapKind, ValueType};
 
+use call::Answer;
 use data::{clock_value, random, sizes, strings};
 use errno::{BADF, NOSYS, NOTSUP};
-use files::{Answer, Io};
+use files::Io;
 use memory::Memory;
 use tree::{OpenArgs, PathOp};
 
@@ -195,7 +197,7 @@ impl Wasi {
             ids::ARGS_GET => Ok(strings(memory, |d| d.args, a(0), a(1))?),
             ids::ENVIRON_GET => Ok(strings(memory, |d| d.env, a(0), a(1))?),
             ids::RANDOM_GET if a(1) & 0xffff_ffff > wasc_wire::wasi::RANDOM_LIMIT => Err(
-                files::Stop::Trap(TrapKind::RandomTooLong, a(1) & 0xffff_ffff),
+                call::Stop::Trap(TrapKind::RandomTooLong, a(1) & 0xffff_ffff),
             ),
             ids::RANDOM_GET => Ok(random(memory, a(0), a(1))?),
             ids::CLOCK_RES_GET | ids::CLOCK_TIME_GET => {
@@ -207,7 +209,7 @@ impl Wasi {
                     0 | 1 => Ok(clock_value(memory, resolution, clock == 1, out)?),
                     2 | 3 => Ok(BADF),
                     _ => {
-                        return Err(Stopped::Stop(files::Stop::Trap(
+                        return Err(Stopped::Stop(call::Stop::Trap(
                             TrapKind::InvalidClockId,
                             u64::from(clock),
                         )))
@@ -217,9 +219,9 @@ impl Wasi {
             ids::SCHED_YIELD => Ok(0),
             // The 31 preview-1 signals are checked as wiggle checks them,
             // then refused as wasmtime refuses every one.
-            ids::PROC_RAISE => match files::narrow(a(0), 0xff, ValueType::Signal) {
+            ids::PROC_RAISE => match call::narrow(a(0), 0xff, ValueType::Signal) {
                 Ok(signal) if signal > 30 => {
-                    Err(files::invalid(TrapKind::InvalidEnum, ValueType::Signal))
+                    Err(call::invalid(TrapKind::InvalidEnum, ValueType::Signal))
                 }
                 Ok(_) => Ok(NOTSUP),
                 Err(stop) => Err(stop),
@@ -229,7 +231,7 @@ impl Wasi {
                 return if status < 126 {
                     Err(Stopped::Exit(status))
                 } else {
-                    Err(Stopped::Stop(files::Stop::Trap(
+                    Err(Stopped::Stop(call::Stop::Trap(
                         TrapKind::InvalidExitStatus,
                         u64::from(status),
                     )))
@@ -322,12 +324,12 @@ impl Wasi {
 /// How a call ends without an errno.
 enum Stopped {
     Exit(u32),
-    Stop(files::Stop),
+    Stop(call::Stop),
 }
 
 impl From<memory::OutOfBounds> for Stopped {
     fn from(e: memory::OutOfBounds) -> Self {
-        Stopped::Stop(files::Stop::OutOfBounds(e))
+        Stopped::Stop(call::Stop::OutOfBounds(e))
     }
 }
 

@@ -8,9 +8,9 @@
 
 use wasc_wire::hostop::wait;
 
+use super::call::Answer;
 use super::errno::{BADF, INVAL, IO};
 use super::fds::{FdTable, Kind};
-use super::files::Answer;
 use super::host::{self, Readiness};
 use super::memory::{fields, Memory, OutOfBounds};
 use super::{clock_ns, System};
@@ -66,7 +66,7 @@ fn decode<S: System>(
     subs: u64,
     i: u64,
     (monotonic, realtime): (u64, u64),
-) -> Result<Result<Decoded, u16>, super::files::Stop> {
+) -> Result<Result<Decoded, u16>, super::call::Stop> {
     let at = subs + i * SUBSCRIPTION;
     let userdata = memory.read_u64(at)?;
     let mut tag = [0u8; 1];

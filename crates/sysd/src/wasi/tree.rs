@@ -8,9 +8,10 @@
 use wasc_wire::hostop::{lookup, Dirent, OpCode, Stat, DIRENT_HEADER, SCRATCH_LEN, SECOND_OFFSET};
 use wasc_wire::wasi::{TrapKind, ValueType};
 
+use super::call::{errno, fdflags, invalid, narrow, rights, Answer, Stop};
 use super::errno::{BADF, BUSY, EXIST, INVAL, ISDIR, LOOP, NOENT, NOTDIR, NOTSUP, PERM, XDEV};
 use super::fds::{Entry, FdTable, File, Kind};
-use super::files::{errno, fdflags, filestat, invalid, rights, time_flags, Answer};
+use super::files::{filestat, time_flags};
 use super::host::{self, filetype};
 use super::memory::{fields, Memory, OutOfBounds};
 use super::path::{follow_last, with_walk, Last, Walk};
@@ -25,7 +26,7 @@ pub(crate) mod oflags {
     pub const TRUNC: u64 = 1 << 3;
 }
 
-fn lookupflags(flags: u64) -> Result<bool, super::files::Stop> {
+fn lookupflags(flags: u64) -> Result<bool, Stop> {
     if flags as u32 & !1 != 0 {
         return Err(invalid(TrapKind::InvalidFlags, ValueType::Lookupflags));
     }
@@ -52,14 +53,14 @@ pub(crate) fn open<S: System>(
     a: &OpenArgs,
 ) -> Answer {
     let follow = lookupflags(a.dirflags)?;
-    let oflags = super::files::narrow(a.oflags, 0xffff, ValueType::Oflags)?;
+    let oflags = narrow(a.oflags, 0xffff, ValueType::Oflags)?;
     if oflags & !0xf != 0 {
         return Err(invalid(TrapKind::InvalidFlags, ValueType::Oflags));
     }
     if a.rights_base & !rights::ALL != 0 || a.rights_inheriting & !rights::ALL != 0 {
         return Err(invalid(TrapKind::InvalidFlags, ValueType::Rights));
     }
-    let fdflags = super::files::narrow(a.fdflags, 0xffff, ValueType::Fdflags)?;
+    let fdflags = narrow(a.fdflags, 0xffff, ValueType::Fdflags)?;
     if fdflags & !fdflags::ALL != 0 {
         return Err(invalid(TrapKind::InvalidFlags, ValueType::Fdflags));
     }

@@ -21,9 +21,9 @@
 use wasc_wire::hostop::{socket, wait, OpCode};
 use wasc_wire::wasi::{TrapKind, ValueType, CALL_FUEL};
 
+use super::call::{fdflags, invalid, iovec, narrow, Answer, Stop};
 use super::errno::{AGAIN, BADF, INVAL, NOMEM};
 use super::fds::{Entry, FdTable, Kind, Socket};
-use super::files::{fdflags, invalid, iovec, narrow, Answer, Stop};
 use super::host;
 use super::memory::{Memory, OutOfBounds};
 use super::System;

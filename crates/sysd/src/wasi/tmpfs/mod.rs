@@ -2,7 +2,8 @@
 //! `layout::TMPFS`, never the host's files. They answer the same
 //! one-component ops as the host executor ([`OpCode`]), with Linux's
 //! errnos, so the path resolution and WASI logic above them are shared:
-//! [`super::host::op`] sends every op on a handle with [`TMPFS_BIT`] here.
+//! the executor-op wrapper in `wasi/host.rs` sends every op on a handle with
+//! [`TMPFS_BIT`] here.
 //!
 //! The region, formatted on first use: block 0 the superblock and mount
 //! table, then the handle table, the inode table, the block bitmap and
