@@ -9,8 +9,8 @@ pub const MAX_HANDLES: usize = 1024;
 
 #[derive(Debug)]
 pub enum Handle {
-    /// The host's stdin, stdout or stderr (not owned: never closed here).
-    Stdio(RawFd),
+    /// The instance's stdin (0), stdout (1) or stderr (2).
+    Stdio { stream: u8, fd: StdioFd },
     /// A directory granted at start or opened beneath one, with where the
     /// last `ReadDir` stopped.
     Dir { fd: OwnedFd, cursor: DirCursor },
@@ -24,6 +24,24 @@ pub enum Handle {
     Listener(OwnedFd),
     /// A non-blocking connection accepted on a listener.
     Stream(OwnedFd),
+}
+
+/// Where one of an instance's standard streams goes.
+#[derive(Debug)]
+pub enum StdioFd {
+    /// The host process's own descriptor of that number (`wasc run`): not
+    /// owned, never closed here.
+    Inherited(RawFd),
+    /// A descriptor of the instance's own (a pipe, a file, a socket end),
+    /// closed with the instance.
+    Owned(OwnedFd),
+}
+
+impl StdioFd {
+    /// The host process's own stdin, stdout and stderr.
+    pub fn host() -> [StdioFd; 3] {
+        [0, 1, 2].map(StdioFd::Inherited)
+    }
 }
 
 /// Where a directory listing stopped: the index of the next entry and the
@@ -44,7 +62,14 @@ impl Handle {
 
     pub fn fd(&self) -> RawFd {
         match self {
-            Handle::Stdio(fd) => *fd,
+            Handle::Stdio {
+                fd: StdioFd::Inherited(fd),
+                ..
+            } => *fd,
+            Handle::Stdio {
+                fd: StdioFd::Owned(fd),
+                ..
+            } => fd.as_raw_fd(),
             Handle::Dir { fd, .. }
             | Handle::File { fd, .. }
             | Handle::Listener(fd)
@@ -60,7 +85,7 @@ impl Handle {
     /// Whether `Read` and friends may read from it (sockets: never).
     pub fn readable(&self) -> bool {
         match self {
-            Handle::Stdio(fd) => *fd == 0,
+            Handle::Stdio { stream, .. } => *stream == 0,
             Handle::File { readable, .. } => *readable,
             Handle::Dir { .. } | Handle::Listener(_) | Handle::Stream(_) => false,
         }
@@ -69,7 +94,7 @@ impl Handle {
     /// Whether `Write` and friends may write to it (sockets: never).
     pub fn writable(&self) -> bool {
         match self {
-            Handle::Stdio(fd) => *fd == 1 || *fd == 2,
+            Handle::Stdio { stream, .. } => *stream == 1 || *stream == 2,
             Handle::File { writable, .. } => *writable,
             Handle::Dir { .. } | Handle::Listener(_) | Handle::Stream(_) => false,
         }
@@ -84,8 +109,11 @@ pub struct HandleTable {
 impl HandleTable {
     /// Handles 0, 1 and 2 are stdio; granted listening sockets follow in
     /// order, then granted directories.
-    pub fn new(listeners: Vec<OwnedFd>, preopens: Vec<OwnedFd>) -> Self {
-        let mut slots: Vec<Option<Handle>> = (0..3).map(|fd| Some(Handle::Stdio(fd))).collect();
+    pub fn new(stdio: [StdioFd; 3], listeners: Vec<OwnedFd>, preopens: Vec<OwnedFd>) -> Self {
+        let mut slots: Vec<Option<Handle>> = (0u8..)
+            .zip(stdio)
+            .map(|(stream, fd)| Some(Handle::Stdio { stream, fd }))
+            .collect();
         slots.extend(listeners.into_iter().map(|fd| Some(Handle::Listener(fd))));
         slots.extend(preopens.into_iter().map(|fd| Some(Handle::dir(fd))));
         Self { slots }

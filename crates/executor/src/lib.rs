@@ -26,7 +26,7 @@ use std::os::fd::OwnedFd;
 use wasc_wire::hostop::{HostOp, SCRATCH_LEN};
 
 pub use errno::Errno;
-pub use handles::{Handle, MAX_HANDLES};
+pub use handles::{Handle, StdioFd, MAX_HANDLES};
 pub use memory::{LinearMemory, MAX_TRANSFER};
 
 /// Why a request was refused without being performed.
@@ -93,17 +93,28 @@ impl Executor {
     /// `--dir`) become handles 3, 4, … in order.
     pub fn new(preopens: Vec<OwnedFd>) -> Self {
         Self {
-            handles: handles::HandleTable::new(Vec::new(), preopens),
+            handles: handles::HandleTable::new(StdioFd::host(), Vec::new(), preopens),
             refused: 0,
         }
     }
 
     /// As [`Executor::new`], with `listeners` (listening TCP sockets
     /// granted with `--tcplisten`) as handles 3, 4, … and the directories
-    /// after them. Each listener is made non-blocking here, so `Accept`
+    /// after them.
+    pub fn with_listeners(
+        listeners: Vec<OwnedFd>,
+        preopens: Vec<OwnedFd>,
+    ) -> std::io::Result<Self> {
+        Self::granted(StdioFd::host(), listeners, preopens)
+    }
+
+    /// An executor with everything one instance is granted: its stdin,
+    /// stdout and stderr as handles 0–2, then `listeners`, then
+    /// `preopens`. Each listener is made non-blocking here, so `Accept`
     /// never waits whatever the caller passed; that can fail only if a
     /// descriptor is unusable.
-    pub fn with_listeners(
+    pub fn granted(
+        stdio: [StdioFd; 3],
         listeners: Vec<OwnedFd>,
         preopens: Vec<OwnedFd>,
     ) -> std::io::Result<Self> {
@@ -111,7 +122,7 @@ impl Executor {
             sockets::make_nonblocking(listener)?;
         }
         Ok(Self {
-            handles: handles::HandleTable::new(listeners, preopens),
+            handles: handles::HandleTable::new(stdio, listeners, preopens),
             refused: 0,
         })
     }

@@ -127,7 +127,7 @@ pub(crate) fn execute(
         }
         OpCode::SetTimes => {
             let fd = match handles.get(a0)? {
-                Handle::Stdio(_) | Handle::Listener(_) | Handle::Stream(_) => {
+                Handle::Stdio { .. } | Handle::Listener(_) | Handle::Stream(_) => {
                     return Err(Refusal::WrongKind {
                         handle: a0,
                         op: "set times",

@@ -1,0 +1,58 @@
+//! An instance's own stdin, stdout and stderr: handles 0–2 reach the
+//! descriptors it was granted, not the host process's.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+
+use wasc_executor::{Errno, Executor, StdioFd};
+use wasc_wire::hostop::OpCode;
+
+fn pipe() -> (std::fs::File, std::fs::File) {
+    let (reader, writer) = std::io::pipe().expect("pipe");
+    (
+        std::fs::File::from(OwnedFd::from(reader)),
+        std::fs::File::from(OwnedFd::from(writer)),
+    )
+}
+
+#[test]
+fn handles_0_to_2_are_the_granted_descriptors() {
+    let (stdin_r, mut stdin_w) = pipe();
+    let (mut stdout_r, stdout_w) = pipe();
+    let (mut stderr_r, stderr_w) = pipe();
+    let mut f = common::fixture();
+    f.executor = Executor::granted(
+        [
+            StdioFd::Owned(stdin_r.into()),
+            StdioFd::Owned(stdout_w.into()),
+            StdioFd::Owned(stderr_w.into()),
+        ],
+        Vec::new(),
+        Vec::new(),
+    )
+    .expect("executor");
+    stdin_w.write_all(b"request").expect("fill stdin");
+    drop(stdin_w);
+
+    assert_eq!(f.run(OpCode::Read, &[0, 0, 64]), Ok(7));
+    assert_eq!(&f.memory[..7], b"request");
+    assert_eq!(f.run(OpCode::Read, &[0, 0, 64]), Ok(0), "end of the body");
+
+    f.memory[100..103].copy_from_slice(b"out");
+    f.memory[200..203].copy_from_slice(b"err");
+    assert_eq!(f.run(OpCode::Write, &[1, 100, 3]), Ok(3));
+    assert_eq!(f.run(OpCode::Write, &[2, 200, 3]), Ok(3));
+    // Reading an output stream, or writing the input, is refused.
+    assert_eq!(f.run(OpCode::Write, &[0, 100, 3]), Err(Errno::BADF));
+    assert_eq!(f.run(OpCode::Read, &[1, 0, 3]), Err(Errno::BADF));
+
+    // Dropping the executor closes its descriptors: the readers see the end.
+    drop(f);
+    let mut out = String::new();
+    stdout_r.read_to_string(&mut out).expect("stdout");
+    let mut err = String::new();
+    stderr_r.read_to_string(&mut err).expect("stderr");
+    assert_eq!((out.as_str(), err.as_str()), ("out", "err"));
+}
