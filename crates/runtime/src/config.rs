@@ -110,7 +110,7 @@ impl FromStr for EnvVar {
     }
 }
 
-/// Everything needed to run one function instance.
+/// Everything `wasc run` is given: one instance on a host of its own.
 #[derive(Debug, Clone)]
 pub struct RunConfig {
     /// Path of the `.wasm` or `.wat` module.
@@ -189,6 +189,28 @@ impl FromStr for TmpfsMount {
 }
 
 impl RunConfig {
+    /// What a host for this run sets once, and what its one instance gets
+    /// (the host's own stdio): `wasc run` boots a fresh VM.
+    pub fn split(&self) -> Result<(crate::HostConfig, crate::InstanceConfig), crate::Error> {
+        let host = crate::HostConfig {
+            isolation: self.isolation,
+            transport: self.transport,
+            kvm_device: self.kvm_device.clone(),
+            vm_source: crate::VmSource::Fresh,
+            pooling: false,
+        };
+        let instance = crate::InstanceConfig {
+            argv: self.argv()?,
+            env: self.environment()?,
+            dirs: self.dirs.clone(),
+            tmpfs: self.tmpfs.clone(),
+            tcplisten: self.tcplisten.clone(),
+            stdio: crate::Stdio::default(),
+            limits: self.limits,
+        };
+        Ok((host, instance))
+    }
+
     /// The guest's argv: the module's base name (so host paths do not leak,
     /// as in `wasmtime run`) followed by the user's arguments.
     pub fn argv(&self) -> Result<Vec<String>, crate::Error> {

@@ -77,6 +77,8 @@ pub enum Error {
     TooManyPreopens(usize),
     #[error("arming the --timeout timer: {0}")]
     Timer(std::io::Error),
+    #[error("module `{}` was compiled by another runtime", .0.display())]
+    ForeignModule(PathBuf),
     #[error("confining wasc with seccomp: {0}")]
     Confine(String),
 }

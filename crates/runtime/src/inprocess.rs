@@ -2,107 +2,18 @@
 //! process. This is the reference semantics that sysd is tested against and
 //! the baseline of every benchmark, configured as `wasmtime run` configures it.
 
-use wasmtime::{Config, Engine, Linker, Store, StoreLimits};
+use std::time::{Duration, Instant};
+
+use wasmtime::{Engine, InstancePre, Linker, Module, Store, StoreLimits};
+use wasmtime_wasi::cli::{InputFile, OutputFile};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
-use crate::limits::{Deadline, HasLimits};
-use crate::{load_module, Error, Outcome, RunConfig};
+use crate::limits::HasLimits;
+use crate::{Error, InstanceConfig};
 
-/// An engine and linker for in-process instances (the baseline), with
-/// wasmtime's pooling allocator if asked: what benchmarks compare against.
-pub struct InProcessHost {
-    engine: Engine,
-    linker: Linker<InProcess>,
-}
-
-impl std::fmt::Debug for InProcessHost {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InProcessHost").finish_non_exhaustive()
-    }
-}
-
-/// One in-process instance, not yet instantiated.
-pub struct InProcessInstance {
-    store: Store<InProcess>,
-    module: wasmtime::Module,
-}
-
-impl std::fmt::Debug for InProcessInstance {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InProcessInstance").finish_non_exhaustive()
-    }
-}
-
-impl InProcessHost {
-    pub fn new(pooling: bool) -> Result<Self, Error> {
-        let mut engine_config = Config::new();
-        engine_config.epoch_interruption(true);
-        if pooling {
-            engine_config.allocation_strategy(crate::pooling());
-        }
-        let engine = Engine::new(&engine_config).map_err(Error::CreateEngine)?;
-        let mut linker: Linker<InProcess> = Linker::new(&engine);
-        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |data| &mut data.wasi)
-            .map_err(Error::LinkWasi)?;
-        Ok(Self { engine, linker })
-    }
-
-    pub fn compile(&self, path: &std::path::Path) -> Result<wasmtime::Module, Error> {
-        load_module(&self.engine, path)
-    }
-
-    /// A new instance of `module` with `config`'s arguments, environment,
-    /// directories and limits.
-    pub fn instance(
-        &self,
-        module: &wasmtime::Module,
-        config: &RunConfig,
-    ) -> Result<InProcessInstance, Error> {
-        let (wasi, scratch) = wasi_context(config)?;
-        let data = InProcess {
-            wasi,
-            limits: config.limits.store_limits(),
-            scratch,
-        };
-        let mut store = Store::new(&self.engine, data);
-        crate::limits::apply(&mut store);
-        Ok(InProcessInstance {
-            store,
-            module: module.clone(),
-        })
-    }
-
-    /// Instantiates and runs `instance`.
-    pub fn start(&self, instance: &mut InProcessInstance) -> wasmtime::Result<()> {
-        let wasm = self
-            .linker
-            .instantiate(&mut instance.store, &instance.module)?;
-        let start = wasm.get_typed_func::<(), ()>(&mut instance.store, "_start")?;
-        start.call(&mut instance.store, ())
-    }
-}
-
-pub(crate) fn run(config: &RunConfig) -> Result<Outcome, Error> {
-    let host = InProcessHost::new(false)?;
-    let module = host.compile(&config.module)?;
-    let mut instance = host.instance(&module, config)?;
-    let deadline = Deadline::arm(&host.engine, config.limits.timeout)?;
-    let _sweeper = config
-        .limits
-        .timeout
-        .map(|timeout| Sweeper::start(timeout, &instance.store.data().scratch));
-    crate::instantiate_and_start(
-        config,
-        &host.linker,
-        &mut instance.store,
-        &module,
-        &deadline,
-    )
-}
-
-/// The store's data: the WASI context and the run's limits.
-struct InProcess {
+/// The store's data: the WASI context and the instance's limits.
+pub(crate) struct InProcess {
     wasi: WasiP1Ctx,
     limits: StoreLimits,
     /// Directories standing in for `--tmpfs` mounts.
@@ -115,10 +26,85 @@ impl HasLimits for InProcess {
     }
 }
 
+/// A module linked against wasmtime-wasi, ready to instantiate.
+pub(crate) type Pre = InstancePre<InProcess>;
+
+/// The linker for in-process instances (the baseline).
+pub(crate) struct InProcessHost {
+    linker: Linker<InProcess>,
+}
+
+impl InProcessHost {
+    pub(crate) fn new(engine: &Engine) -> Result<Self, Error> {
+        let mut linker: Linker<InProcess> = Linker::new(engine);
+        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |data| &mut data.wasi)
+            .map_err(Error::LinkWasi)?;
+        Ok(Self { linker })
+    }
+
+    pub(crate) fn prepare(&self, module: &Module) -> wasmtime::Result<Pre> {
+        self.linker.instantiate_pre(module)
+    }
+
+    /// A new instance with `config`'s grants and limits, not yet
+    /// instantiated.
+    pub(crate) fn instance(
+        &self,
+        pre: &Pre,
+        mut config: InstanceConfig,
+    ) -> Result<InProcessInstance, Error> {
+        let stdio = std::mem::take(&mut config.stdio);
+        let (wasi, scratch) = wasi_context(&config, stdio)?;
+        let data = InProcess {
+            wasi,
+            limits: config.limits.store_limits(),
+            scratch,
+        };
+        let mut store = Store::new(pre.module().engine(), data);
+        store.limiter(|data| data.limits());
+        Ok(InProcessInstance {
+            store,
+            pre: pre.clone(),
+        })
+    }
+}
+
+/// One in-process instance, not yet instantiated.
+pub(crate) struct InProcessInstance {
+    store: Store<InProcess>,
+    pre: Pre,
+}
+
+impl InProcessInstance {
+    /// Instantiates the module (the outer error) and calls `_start` (the
+    /// inner) under a deadline `timeout` from now (also returned).
+    pub(crate) fn start(
+        &mut self,
+        timeout: Option<Duration>,
+    ) -> (wasmtime::Result<wasmtime::Result<()>>, Option<Instant>) {
+        let deadline = crate::deadline::arm(&mut self.store, timeout);
+        let store = &mut self.store;
+        let result = self.pre.instantiate(&mut *store).and_then(|wasm| {
+            let start = wasm.get_typed_func::<(), ()>(&mut *store, "_start")?;
+            Ok(start.call(&mut *store, ()))
+        });
+        (result, deadline)
+    }
+
+    /// The directories standing in for its `--tmpfs` mounts.
+    pub(crate) fn scratch_dirs(&self) -> Vec<std::path::PathBuf> {
+        let scratch = &self.store.data().scratch;
+        scratch.iter().map(|d| d.path().to_owned()).collect()
+    }
+}
+
 /// The WASI context, and the host directories that stand in for `--tmpfs`
 /// mounts in process (fresh and empty; removed with the instance; their
 /// quotas are not enforced).
-fn wasi_context(config: &RunConfig) -> Result<(WasiP1Ctx, Vec<tempfile::TempDir>), Error> {
+fn wasi_context(
+    config: &InstanceConfig,
+    stdio: crate::Stdio,
+) -> Result<(WasiP1Ctx, Vec<tempfile::TempDir>), Error> {
     // wasmtime-wasi's preview 1 answers every socket call with NOTSOCK and
     // takes no listeners (`wasmtime run --tcplisten` refuses it too).
     if !config.tcplisten.is_empty() {
@@ -128,8 +114,17 @@ fn wasi_context(config: &RunConfig) -> Result<(WasiP1Ctx, Vec<tempfile::TempDir>
     builder
         .inherit_stdio()
         .allow_blocking_current_thread(true)
-        .args(&config.argv()?)
-        .envs(&config.environment()?);
+        .args(&config.argv)
+        .envs(&config.env);
+    if let Some(fd) = stdio.stdin {
+        builder.stdin(InputFile::new(std::fs::File::from(fd)));
+    }
+    if let Some(fd) = stdio.stdout {
+        builder.stdout(OutputFile::new(std::fs::File::from(fd)));
+    }
+    if let Some(fd) = stdio.stderr {
+        builder.stderr(OutputFile::new(std::fs::File::from(fd)));
+    }
     for dir in &config.dirs {
         builder
             .preopened_dir(&dir.host, &dir.guest, FsPerms::ReadWrite)
@@ -162,19 +157,18 @@ fn into_io_error(error: wasmtime::Error) -> std::io::Error {
     }
 }
 
-/// Removes the `--tmpfs` stand-in directories of a run that a hard
+/// Removes the `--tmpfs` stand-in directories of a `wasc run` that the hard
 /// `--timeout` exit is about to end (the exit runs no destructors). Half the
 /// grace period after the deadline, unless the run has ended and dropped
 /// this first; a run that ends normally removes them itself.
-struct Sweeper {
+pub(crate) struct Sweeper {
     _done: std::sync::mpsc::Sender<()>,
 }
 
 impl Sweeper {
-    fn start(timeout: std::time::Duration, dirs: &[tempfile::TempDir]) -> Self {
+    pub(crate) fn start(timeout: Duration, paths: Vec<std::path::PathBuf>) -> Self {
         let (done, ended) = std::sync::mpsc::channel::<()>();
-        let paths: Vec<std::path::PathBuf> = dirs.iter().map(|d| d.path().to_owned()).collect();
-        let wait = timeout.saturating_add(crate::limits::GRACE / 2);
+        let wait = timeout.saturating_add(crate::deadline::GRACE / 2);
         if !paths.is_empty() {
             std::thread::spawn(move || {
                 if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = ended.recv_timeout(wait) {

@@ -1,21 +1,10 @@
-//! Resource limits of one run (`--max-memory`, `--timeout`) and how they
-//! are enforced: a wasmtime `StoreLimits` for linear memory, and for time
-//! epoch interruption armed by a process timer. The timer's first signal
-//! makes the module trap at its next epoch check; if the run has still not
-//! ended a grace period later (a blocking read, a silent sysd), the second
-//! signal ends the process with [`TIMEOUT_EXIT_STATUS`]. Either way `wasc`
-//! never runs past its deadline by more than the grace period.
+//! Resource limits of one instance (`--max-memory`, `--timeout`,
+//! `--max-fds`) and their parsers. Linear memory is bounded by a wasmtime
+//! `StoreLimits`; time by the instance's deadline (`crate::deadline`).
 
-use std::sync::atomic::{AtomicPtr, AtomicU32, Ordering};
 use std::time::Duration;
 
-use wasmtime::{Engine, StoreLimits, StoreLimitsBuilder};
-
-/// The exit status of a run stopped by `--timeout` (as GNU `timeout`).
-pub const TIMEOUT_EXIT_STATUS: u8 = 124;
-
-/// How long after the deadline a run that did not stop is ended hard.
-pub const GRACE: Duration = Duration::from_secs(1);
+use wasmtime::{StoreLimits, StoreLimitsBuilder};
 
 /// Limits of one run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,14 +40,6 @@ impl Limits {
             .memory_size(usize::try_from(self.max_memory).unwrap_or(usize::MAX))
             .build()
     }
-}
-
-/// Puts a new store under its data's limits: memory through the limiter,
-/// time through the epoch (which moves only when a `Deadline` fires).
-pub(crate) fn apply<T: HasLimits>(store: &mut wasmtime::Store<T>) {
-    store.limiter(|data| data.limits());
-    store.set_epoch_deadline(1);
-    store.epoch_deadline_trap();
 }
 
 /// Store data that carries the run's `StoreLimits`.
@@ -137,97 +118,6 @@ pub fn parse_timeout(s: &str) -> Result<Option<Duration>, String> {
         }
     };
     Ok((!d.is_zero()).then_some(d))
-}
-
-/// The engine whose epoch the timer advances (leaked: one per run, and the
-/// handler may read it at any time).
-static ENGINE: AtomicPtr<Engine> = AtomicPtr::new(std::ptr::null_mut());
-/// How many times the timer fired.
-static FIRED: AtomicU32 = AtomicU32::new(0);
-
-/// An armed deadline; dropping it disarms the timer.
-#[derive(Debug)]
-pub(crate) struct Deadline {
-    armed: bool,
-}
-
-impl Deadline {
-    /// Arms the timer for `timeout` (nothing if `None`). Call it before the
-    /// thread is confined: it installs a signal handler.
-    pub(crate) fn arm(engine: &Engine, timeout: Option<Duration>) -> Result<Self, crate::Error> {
-        Self::try_arm(engine, timeout).map_err(crate::Error::Timer)
-    }
-
-    fn try_arm(engine: &Engine, timeout: Option<Duration>) -> std::io::Result<Self> {
-        let Some(timeout) = timeout else {
-            return Ok(Self { armed: false });
-        };
-        let engine = Box::into_raw(Box::new(engine.clone()));
-        ENGINE.store(engine, Ordering::SeqCst);
-        FIRED.store(0, Ordering::SeqCst);
-        // SAFETY: an all-zero sigaction is a valid value to fill in.
-        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
-        action.sa_sigaction = on_alarm as *const () as usize;
-        // No SA_RESTART: blocking calls return EINTR and re-check.
-        action.sa_flags = 0;
-        // SAFETY: `action` is valid; the handler is async-signal-safe
-        // (atomics, write, _exit).
-        if unsafe { libc::sigaction(libc::SIGALRM, &action, std::ptr::null_mut()) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        let timer = libc::itimerval {
-            it_value: timeval(timeout),
-            it_interval: timeval(GRACE),
-        };
-        // SAFETY: `timer` is a valid itimerval; the old value is not read.
-        if unsafe { libc::setitimer(libc::ITIMER_REAL, &timer, std::ptr::null_mut()) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(Self { armed: true })
-    }
-
-    /// Whether the deadline passed.
-    pub(crate) fn fired(&self) -> bool {
-        self.armed && FIRED.load(Ordering::SeqCst) > 0
-    }
-}
-
-impl Drop for Deadline {
-    fn drop(&mut self) {
-        if self.armed {
-            let off = libc::itimerval {
-                it_value: timeval(Duration::ZERO),
-                it_interval: timeval(Duration::ZERO),
-            };
-            // SAFETY: as in `arm`.
-            unsafe { libc::setitimer(libc::ITIMER_REAL, &off, std::ptr::null_mut()) };
-        }
-    }
-}
-
-fn timeval(d: Duration) -> libc::timeval {
-    libc::timeval {
-        tv_sec: d.as_secs().min(i64::MAX as u64) as i64,
-        tv_usec: i64::from(d.subsec_micros()),
-    }
-}
-
-extern "C" fn on_alarm(_: libc::c_int) {
-    if FIRED.fetch_add(1, Ordering::SeqCst) == 0 {
-        let engine = ENGINE.load(Ordering::SeqCst);
-        if !engine.is_null() {
-            // SAFETY: the engine was leaked in `arm` and is never freed;
-            // incrementing the epoch is one atomic add.
-            unsafe { (*engine).increment_epoch() };
-        }
-        return;
-    }
-    const MESSAGE: &[u8] = b"wasc: the function did not stop at its --timeout; ending it\n";
-    // SAFETY: write and _exit are async-signal-safe.
-    unsafe {
-        libc::write(2, MESSAGE.as_ptr().cast(), MESSAGE.len());
-        libc::_exit(i32::from(TIMEOUT_EXIT_STATUS));
-    }
 }
 
 #[cfg(test)]

@@ -6,16 +6,11 @@ use wasmtime::{Engine, ExternType, Module};
 
 use crate::Error;
 
-/// Reads a `.wasm` or `.wat` file, compiles it, and checks that it is a WASI
-/// command: it must export `_start: [] -> []`.
-///
-/// `wasmtime run` silently does nothing for a module without `_start`; wasc
-/// refuses it, because a function that cannot be started is a deployment
-/// mistake the user should hear about.
 /// The largest module file `wasc` reads (text or binary).
 pub const MAX_MODULE_BYTES: u64 = 256 << 20;
 
-pub fn load_module(engine: &Engine, path: &Path) -> Result<Module, Error> {
+/// Reads a module file, refusing one over [`MAX_MODULE_BYTES`].
+pub(crate) fn read_module(path: &Path) -> Result<Vec<u8>, Error> {
     let read_error = |source| Error::ReadModule {
         path: path.to_owned(),
         source,
@@ -40,16 +35,33 @@ pub fn load_module(engine: &Engine, path: &Path) -> Result<Module, Error> {
             size: bytes.len() as u64,
         });
     }
-    let binary = if wat::Detect::from_bytes(&bytes).is_wasm() {
-        std::borrow::Cow::Borrowed(&bytes[..])
+    Ok(bytes)
+}
+
+/// Compiles module bytes (binary, or text) and checks that they are a WASI
+/// command: it must export `_start: [] -> []`. `name` stands for the module
+/// in messages.
+///
+/// `wasmtime run` silently does nothing for a module without `_start`; wasc
+/// refuses it, because a function that cannot be started is a deployment
+/// mistake the user should hear about.
+pub(crate) fn compile_module(engine: &Engine, name: &Path, bytes: &[u8]) -> Result<Module, Error> {
+    if bytes.len() as u64 > MAX_MODULE_BYTES {
+        return Err(Error::ModuleTooLarge {
+            path: name.to_owned(),
+            size: bytes.len() as u64,
+        });
+    }
+    let binary = if wat::Detect::from_bytes(bytes).is_wasm() {
+        std::borrow::Cow::Borrowed(bytes)
     } else {
-        wat::parse_bytes(&bytes).map_err(|error| Error::ParseText {
-            path: path.to_owned(),
-            message: text_error_line(error, path),
+        wat::parse_bytes(bytes).map_err(|error| Error::ParseText {
+            path: name.to_owned(),
+            message: text_error_line(error, name),
         })?
     };
     let module = Module::new(engine, &binary).map_err(|source| Error::CompileModule {
-        path: path.to_owned(),
+        path: name.to_owned(),
         source,
     })?;
     match module.get_export("_start") {
@@ -57,11 +69,11 @@ pub fn load_module(engine: &Engine, path: &Path) -> Result<Module, Error> {
             Ok(module)
         }
         Some(ty) => Err(Error::BadStartType {
-            path: path.to_owned(),
+            path: name.to_owned(),
             ty: format!("{ty:?}"),
         }),
         None => Err(Error::NoStartExport {
-            path: path.to_owned(),
+            path: name.to_owned(),
         }),
     }
 }
@@ -87,7 +99,8 @@ mod tests {
     fn load_text(text: &[u8]) -> Result<Module, Error> {
         let mut file = tempfile::NamedTempFile::new().expect("temp file");
         file.write_all(text).expect("write module");
-        load_module(&Engine::default(), file.path())
+        let bytes = read_module(file.path())?;
+        compile_module(&Engine::default(), file.path(), &bytes)
     }
 
     #[test]
@@ -125,8 +138,7 @@ mod tests {
 
     #[test]
     fn missing_file_names_the_path() {
-        let err =
-            load_module(&Engine::default(), Path::new("/nonexistent/m.wasm")).expect_err("missing");
+        let err = read_module(Path::new("/nonexistent/m.wasm")).expect_err("missing");
         assert!(err.to_string().contains("/nonexistent/m.wasm"), "{err}");
     }
 }

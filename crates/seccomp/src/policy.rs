@@ -182,11 +182,19 @@ pub const VCPU: &[Allow] = &[allow!(
     ]
 )];
 
+/// The runtime's epoch ticker: sleeps and advances the engine's epoch, so
+/// each instance's own deadline is checked; nothing else.
+pub const TICKER: &[Allow] = &[
+    allow!(SYS_clock_nanosleep, "sleeping between ticks"),
+    allow!(SYS_nanosleep, "sleeping between ticks"),
+];
+
 /// The kinds of thread a running `wasc` has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ThreadKind {
     Function,
     Vcpu,
+    Ticker,
 }
 
 impl ThreadKind {
@@ -194,6 +202,7 @@ impl ThreadKind {
         match self {
             ThreadKind::Function => "function",
             ThreadKind::Vcpu => "vCPU",
+            ThreadKind::Ticker => "epoch ticker",
         }
     }
 
@@ -202,6 +211,7 @@ impl ThreadKind {
         let own = match self {
             ThreadKind::Function => FUNCTION,
             ThreadKind::Vcpu => VCPU,
+            ThreadKind::Ticker => TICKER,
         };
         COMMON.iter().chain(own)
     }

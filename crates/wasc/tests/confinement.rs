@@ -1,5 +1,6 @@
 //! While a module runs in a VM, every thread of the `wasc` process that
-//! runs user code is under a seccomp filter (`Seccomp: 2` in its status),
+//! runs user code (the function thread, the poll transport's vCPU thread,
+//! the epoch ticker) is under a seccomp filter (`Seccomp: 2` in its status),
 //! in both transports. KVM's kernel workers, which run no user code, are
 //! left out (`wasc_seccomp::user_threads_of`).
 
@@ -42,14 +43,19 @@ fn every_thread_is_confined(transport: &str, expected_threads: usize) {
     if transport == "poll" {
         assert!(threads.iter().any(|t| t.name == "wasc-vcpu"), "{threads:?}");
     }
+    // The default --timeout (15 minutes) runs the epoch ticker.
+    assert!(
+        threads.iter().any(|t| t.name == "wasc-epoch"),
+        "{threads:?}"
+    );
 }
 
 #[test]
 fn every_thread_is_confined_in_the_poll_transport() {
-    every_thread_is_confined("poll", 2);
+    every_thread_is_confined("poll", 3);
 }
 
 #[test]
 fn every_thread_is_confined_in_the_sync_transport() {
-    every_thread_is_confined("sync", 1);
+    every_thread_is_confined("sync", 2);
 }

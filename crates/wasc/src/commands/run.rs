@@ -11,10 +11,6 @@ use wasc_runtime::{
     Transport,
 };
 
-/// The exit status `wasmtime run` uses for a trap on Unix: that of a process
-/// killed by SIGABRT.
-const TRAP_EXIT_STATUS: u8 = 128 + 6;
-
 /// Runs a WebAssembly command module.
 #[derive(Debug, Args)]
 #[command(trailing_var_arg = true)]
@@ -98,28 +94,19 @@ impl RunCommand {
             tmpfs: self.tmpfs,
             tcplisten: self.tcplisten,
         };
-        Ok(match wasc_runtime::run(&config)? {
-            Outcome::Exited(status) => exit_code(status),
-            Outcome::Trapped(error) => {
-                // The same report as `wasmtime run`: the cause chain with the
-                // Wasm backtrace.
-                eprintln!("Error: {error:?}");
-                ExitCode::from(TRAP_EXIT_STATUS)
-            }
-            Outcome::Failed(error) => {
-                eprintln!("Error: {error:?}");
-                ExitCode::FAILURE
-            }
+        let outcome = wasc_runtime::run(&config)?;
+        match &outcome {
+            Outcome::Exited(_) => {}
+            // The same report as `wasmtime run`: the cause chain with the
+            // Wasm backtrace.
+            Outcome::Trapped(error) | Outcome::Failed(error) => eprintln!("Error: {error:?}"),
             Outcome::TimedOut(limit) => {
-                eprintln!("Error: the function did not finish within its --timeout of {limit:?}");
-                ExitCode::from(wasc_runtime::TIMEOUT_EXIT_STATUS)
+                eprintln!("Error: the function did not finish within its --timeout of {limit:?}")
             }
-        })
+            // Found before the module's code ran: one line, as other
+            // start-up errors.
+            Outcome::NotStarted(error) => eprintln!("Error: {error}"),
+        }
+        Ok(ExitCode::from(outcome.exit_status()))
     }
-}
-
-/// WASI statuses are `[0, 126)` (wasmtime-wasi refuses others before they
-/// get here), so the conversion only guards against a broken invariant.
-fn exit_code(status: i32) -> ExitCode {
-    u8::try_from(status).map_or(ExitCode::FAILURE, ExitCode::from)
 }

@@ -1,12 +1,12 @@
 //! Running instances in this process and measuring them: start latency,
 //! call cost, memory.
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use wasc_runtime::{
-    DirMapping, InProcessHost, Isolation, Limits, RunConfig, Transport, VmHost, VmSource,
+    DirMapping, FunctionModule, HostConfig, Instance, InstanceConfig, Isolation, Limits, Outcome,
+    Runtime, Transport, VmSource,
 };
 
 use super::guests::{self, Call};
@@ -40,12 +40,12 @@ impl Mode {
     }
 }
 
-/// Both hosts, a granted directory, and compiled guests.
+/// Both runtimes, a granted directory, and compiled guests.
 pub struct Bench {
-    pub inprocess: InProcessHost,
-    pub vm: VmHost,
+    pub inprocess: Runtime,
+    pub vm: Runtime,
     pub dir: tempfile::TempDir,
-    modules: Vec<(Call, u64, PathBuf, wasmtime::Module, wasmtime::Module)>,
+    modules: Vec<(Call, u64, FunctionModule, FunctionModule)>,
 }
 
 impl Bench {
@@ -53,8 +53,8 @@ impl Bench {
         let dir = tempfile::tempdir().context("temporary directory")?;
         guests::prepare_dir(dir.path()).context("filling the granted directory")?;
         Ok(Self {
-            inprocess: InProcessHost::new(true)?,
-            vm: VmHost::new(Path::new("/dev/kvm"), true)?,
+            inprocess: Runtime::new(HostConfig::serving(Isolation::None))?,
+            vm: Runtime::new(HostConfig::serving(Isolation::Vm))?,
             dir,
             modules: Vec::new(),
         })
@@ -74,34 +74,25 @@ impl Bench {
             .path()
             .join(format!("guest-{}-{count}.wat", self.modules.len()));
         std::fs::write(&path, guests::module(call, count))?;
-        let inprocess = self.inprocess.compile(&path)?;
-        let vm = self.vm.compile(&path)?;
-        self.modules.push((call, count, path, inprocess, vm));
+        let inprocess = self.inprocess.compile_file(&path)?;
+        let vm = self.vm.compile_file(&path)?;
+        self.modules.push((call, count, inprocess, vm));
         Ok(self.modules.len() - 1)
     }
 
-    /// The run's configuration; `tmpfs` adds `--tmpfs /tmp` (fd 4).
-    fn config(&self, path: &Path, mode: Mode, tmpfs: bool) -> RunConfig {
-        let (isolation, transport) = match mode {
-            Mode::InProcess => (Isolation::None, Transport::Sync),
-            Mode::Vm(transport, _) => (Isolation::Vm, transport),
-        };
-        RunConfig {
-            module: path.to_owned(),
-            args: Vec::new(),
-            env: Vec::new(),
+    /// An instance's configuration; `tmpfs` adds `--tmpfs /tmp` (fd 4).
+    fn config(&self, tmpfs: bool) -> InstanceConfig {
+        InstanceConfig {
+            argv: vec!["guest.wasm".into()],
             dirs: vec![DirMapping {
                 host: self.dir.path().to_owned(),
                 guest: "/sandbox".into(),
             }],
-            isolation,
-            transport,
             limits: Limits {
                 max_memory: 1 << 30,
                 timeout: None,
                 max_fds: wasc_runtime::MAX_FDS,
             },
-            kvm_device: PathBuf::from("/dev/kvm"),
             // fd 4: in a VM an in-VM memory file system; in process an
             // empty temporary directory.
             tmpfs: if tmpfs {
@@ -112,75 +103,63 @@ impl Bench {
             } else {
                 Vec::new()
             },
-            tcplisten: Vec::new(),
+            ..InstanceConfig::default()
         }
+    }
+
+    /// A new instance of module `i` in `mode`.
+    fn instance(&self, i: usize, mode: Mode, tmpfs: bool) -> anyhow::Result<Instance> {
+        let (_, _, inprocess, vm) = &self.modules[i];
+        let config = self.config(tmpfs);
+        Ok(match mode {
+            Mode::InProcess => self.inprocess.instance(inprocess, config)?,
+            Mode::Vm(transport, source) => self.vm.instance_from(vm, config, source, transport)?,
+        })
     }
 
     /// Creates an instance of the guest making `call` `count` times and runs
     /// it to the end: the wall time from "start this module" to `_start`
-    /// returning, and the KVM exits it took.
+    /// returning, and the KVM exits it took. Giving the VM back (a reset)
+    /// is not part of a start.
     pub fn run(&mut self, mode: Mode, call: Call, count: u64) -> anyhow::Result<(Duration, u64)> {
         let i = self.modules(call, count)?;
-        let (_, _, path, inprocess_module, vm_module) = &self.modules[i];
-        let config = self.config(path, mode, call == Call::WriteTmpfs);
         let exits = wasc_vmm::exit_count();
         let start = Instant::now();
-        let result = match mode {
-            Mode::InProcess => {
-                let mut instance = self.inprocess.instance(inprocess_module, &config)?;
-                self.inprocess.start(&mut instance)
-            }
-            Mode::Vm(_, source) => {
-                let mut instance = self.vm.instance(vm_module, &config, source, false)?;
-                let result = self.vm.start(&mut instance);
-                let elapsed = start.elapsed();
-                let exits = wasc_vmm::exit_count() - exits;
-                // Giving the VM back (a reset) is not part of a start.
-                self.vm.finish(instance);
-                wasm(result, || format!("{} in {}", call.label(), mode.label()))?;
-                return Ok((elapsed, exits));
-            }
-        };
+        let mut instance = self.instance(i, mode, call == Call::WriteTmpfs)?;
+        let outcome = instance.call_start();
         let elapsed = start.elapsed();
-        wasm(result, || format!("{} in {}", call.label(), mode.label()))?;
-        Ok((elapsed, wasc_vmm::exit_count() - exits))
+        let exits = wasc_vmm::exit_count() - exits;
+        drop(instance);
+        succeeded(outcome, || format!("{} in {}", call.label(), mode.label()))?;
+        Ok((elapsed, exits))
     }
 
     /// Starts `n` instances of the start-up guest and keeps them: the
     /// memory they hold while idle.
     pub fn hold(&mut self, mode: Mode, n: usize) -> anyhow::Result<Held> {
         let i = self.modules(Call::Args, 1)?;
-        let (_, _, path, inprocess_module, vm_module) = &self.modules[i];
-        let config = self.config(path, mode, false);
         let mut held = Held::default();
         for _ in 0..n {
-            match mode {
-                Mode::InProcess => {
-                    let mut instance = self.inprocess.instance(inprocess_module, &config)?;
-                    wasm(self.inprocess.start(&mut instance), || "holding".into())?;
-                    held.inprocess.push(instance);
-                }
-                Mode::Vm(_, source) => {
-                    let mut instance = self.vm.instance(vm_module, &config, source, false)?;
-                    wasm(self.vm.start(&mut instance), || "holding".into())?;
-                    held.vm.push(instance);
-                }
-            }
+            let mut instance = self.instance(i, mode, false)?;
+            succeeded(instance.call_start(), || "holding".into())?;
+            held.instances.push(instance);
         }
         Ok(held)
     }
 }
 
-/// A guest run's result, as an error naming `what` ran.
-fn wasm<T>(result: wasmtime::Result<T>, what: impl Fn() -> String) -> anyhow::Result<T> {
-    result.map_err(|e| anyhow::anyhow!("{}: {e:?}", what()))
+/// A guest run that exited 0, or an error naming `what` ran.
+fn succeeded(outcome: Outcome, what: impl Fn() -> String) -> anyhow::Result<()> {
+    match outcome {
+        Outcome::Exited(0) => Ok(()),
+        other => bail!("{}: {other:?}", what()),
+    }
 }
 
 /// Idle instances kept alive.
 #[derive(Default)]
 pub struct Held {
-    inprocess: Vec<wasc_runtime::InProcessInstance>,
-    vm: Vec<wasc_runtime::VmInstance>,
+    instances: Vec<Instance>,
 }
 
 /// p50, p99 (nearest rank) and max of some samples.

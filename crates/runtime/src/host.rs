@@ -1,0 +1,278 @@
+//! The runtime a process keeps: what a host sets once ([`HostConfig`]), the
+//! engine every caller shares, compiled modules ([`FunctionModule`]), and
+//! the instances made from them.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use wasmtime::{Config, Engine};
+
+use crate::deadline::Ticker;
+use crate::inprocess::InProcessHost;
+use crate::instance::{Instance, InstanceConfig, Kind};
+use crate::vm::VmHost;
+use crate::{Error, Isolation, Transport};
+
+/// Where a new instance's VM comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VmSource {
+    /// Built from scratch: sysd loaded and booted (one-shot `wasc run`).
+    Fresh,
+    /// A copy-on-write clone of the host's booted template.
+    Template,
+    /// A reset VM from the host's pool (a template clone if it is empty).
+    Pool,
+}
+
+/// What a host sets once for all its instances.
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    pub isolation: Isolation,
+    /// How WASI calls reach sysd (VM isolation).
+    pub transport: Transport,
+    /// The KVM device (`/dev/kvm`; tests point it elsewhere).
+    pub kvm_device: PathBuf,
+    /// Where instances' VMs come from.
+    pub vm_source: VmSource,
+    /// wasmtime's pooling allocator: for a process that makes many
+    /// instances.
+    pub pooling: bool,
+}
+
+impl HostConfig {
+    /// A host for many instances: pooled VMs and memories, the poll
+    /// transport.
+    pub fn serving(isolation: Isolation) -> Self {
+        Self {
+            isolation,
+            transport: Transport::Poll,
+            kvm_device: PathBuf::from("/dev/kvm"),
+            vm_source: VmSource::Pool,
+            pooling: true,
+        }
+    }
+}
+
+/// The engine configuration every WaSC engine uses — both isolation modes,
+/// and anything that precompiles modules for them.
+pub fn engine_config(pooling: bool) -> Config {
+    let mut config = Config::new();
+    // sysd reads and writes linear memory in place at a fixed guest
+    // address: the memory must never move.
+    config.memory_may_move(false);
+    // Compilation runs in parallel on a pool of our own that is gone before
+    // confinement (`compile_on_scoped_pool`): rayon's global pool would
+    // leave idle threads unconfined while functions run.
+    config.parallel_compilation(true);
+    // Each instance's `--timeout` (crate::deadline).
+    config.epoch_interruption(true);
+    if pooling {
+        config.allocation_strategy(pooling_strategy());
+    }
+    config
+}
+
+/// wasmtime's pooling allocator: room for 1,100 instances with one memory
+/// and one table each.
+fn pooling_strategy() -> wasmtime::InstanceAllocationStrategy {
+    let mut pool = wasmtime::PoolingAllocationConfig::default();
+    pool.total_memories(1_100)
+        .total_tables(1_100)
+        .total_core_instances(1_100)
+        .max_memory_size(1 << 30);
+    wasmtime::InstanceAllocationStrategy::Pooling(pool)
+}
+
+enum Backend {
+    Vm(VmHost),
+    InProcess(InProcessHost),
+}
+
+/// A compiled, linked module, ready for any number of instances (of the
+/// runtime that compiled it).
+pub struct FunctionModule {
+    path: PathBuf,
+    pre: Pre,
+}
+
+enum Pre {
+    Vm(crate::vm::Pre),
+    InProcess(crate::inprocess::Pre),
+}
+
+impl std::fmt::Debug for FunctionModule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FunctionModule")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The instance pipeline: compile once, then make and run instances, from
+/// any number of threads. `wasc run`, `wasc bench` and servers share it.
+pub struct Runtime {
+    config: HostConfig,
+    engine: Engine,
+    backend: Backend,
+    /// Advances the epoch for instances' deadlines; started with the first
+    /// instance that has one.
+    ticker: Mutex<Option<Ticker>>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runtime {
+    /// The engine, and for VM isolation `/dev/kvm` (failing clearly
+    /// without it: there is no fallback to in-process WASI).
+    pub fn new(config: HostConfig) -> Result<Self, Error> {
+        let engine = Engine::new(&engine_config(config.pooling)).map_err(Error::CreateEngine)?;
+        let backend = match config.isolation {
+            Isolation::Vm => Backend::Vm(VmHost::new(&engine, &config.kvm_device)?),
+            Isolation::None => Backend::InProcess(InProcessHost::new(&engine)?),
+        };
+        Ok(Self {
+            config,
+            engine,
+            backend,
+            ticker: Mutex::new(None),
+        })
+    }
+
+    pub fn config(&self) -> &HostConfig {
+        &self.config
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// Keeps `count` reset VMs ready (VM isolation; nothing otherwise).
+    pub fn fill_pool(&self, count: usize) -> Result<(), Error> {
+        match &self.backend {
+            Backend::Vm(vm) => vm.fill_pool(count),
+            Backend::InProcess(_) => Ok(()),
+        }
+    }
+
+    /// Reads, compiles and links a `.wasm` or `.wat` file.
+    pub fn compile_file(&self, path: &Path) -> Result<FunctionModule, Error> {
+        let bytes = crate::module::read_module(path)?;
+        self.compile_bytes(path, &bytes)
+    }
+
+    /// Compiles and links module bytes (binary or text); `name` stands for
+    /// the module in messages.
+    pub fn compile_bytes(&self, name: &Path, bytes: &[u8]) -> Result<FunctionModule, Error> {
+        let module =
+            compile_on_scoped_pool(|| crate::module::compile_module(&self.engine, name, bytes))?;
+        // A memfd wasmtime would otherwise create at the first
+        // instantiation, after the thread is confined.
+        module
+            .initialize_copy_on_write_image()
+            .map_err(|e| Error::Confine(format!("preparing the module's memory image: {e}")))?;
+        let instantiate = |source| Error::Instantiate {
+            path: name.to_owned(),
+            source,
+        };
+        let pre = match &self.backend {
+            Backend::Vm(vm) => Pre::Vm(vm.prepare(&module).map_err(instantiate)?),
+            Backend::InProcess(host) => Pre::InProcess(host.prepare(&module).map_err(instantiate)?),
+        };
+        Ok(FunctionModule {
+            path: name.to_owned(),
+            pre,
+        })
+    }
+
+    /// A new instance of `module` with `config`'s grants, stdio and limits,
+    /// its VM from the host's [`VmSource`] with its transport.
+    pub fn instance(
+        &self,
+        module: &FunctionModule,
+        config: InstanceConfig,
+    ) -> Result<Instance, Error> {
+        self.instance_from(module, config, self.config.vm_source, self.config.transport)
+    }
+
+    /// [`Runtime::instance`] with its VM from `source`, reaching sysd by
+    /// `transport` (benchmarks compare them).
+    pub fn instance_from(
+        &self,
+        module: &FunctionModule,
+        config: InstanceConfig,
+        source: VmSource,
+        transport: Transport,
+    ) -> Result<Instance, Error> {
+        let timeout = config.limits.timeout;
+        if timeout.is_some() {
+            self.start_ticker()?;
+        }
+        let kind = match (&self.backend, &module.pre) {
+            (Backend::Vm(host), Pre::Vm(pre)) => {
+                Kind::Vm(host.instance(pre, config, source, transport)?)
+            }
+            (Backend::InProcess(host), Pre::InProcess(pre)) => {
+                Kind::InProcess(host.instance(pre, config)?)
+            }
+            _ => return Err(Error::ForeignModule(module.path.clone())),
+        };
+        Ok(Instance {
+            module: module.path.clone(),
+            timeout,
+            kind,
+        })
+    }
+
+    fn start_ticker(&self) -> Result<(), Error> {
+        let mut ticker = self.ticker.lock().unwrap_or_else(|e| e.into_inner());
+        if ticker.is_none() {
+            *ticker = Some(Ticker::start(&self.engine)?);
+        }
+        Ok(())
+    }
+
+    /// Whether the epoch ticker thread runs.
+    pub(crate) fn has_ticker(&self) -> bool {
+        self.ticker
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+}
+
+/// Runs `compile` on a rayon pool of its own (wasmtime compiles functions
+/// in parallel on the pool it runs in) and waits until every thread of that
+/// pool has exited.
+fn compile_on_scoped_pool<T>(compile: impl FnOnce() -> T + Send) -> T
+where
+    T: Send,
+{
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let (exited_tx, exited_rx) = std::sync::mpsc::channel();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("wasc-compile-{i}"))
+        .exit_handler(move |_| {
+            let _ = exited_tx.send(());
+        })
+        .build();
+    let Ok(pool) = pool else {
+        // No threads to spare: compile here, without parallelism.
+        return compile();
+    };
+    let result = pool.install(compile);
+    drop(pool);
+    for _ in 0..threads {
+        // An exit handler runs as each worker ends.
+        if exited_rx.recv().is_err() {
+            break;
+        }
+    }
+    result
+}
