@@ -79,6 +79,11 @@ pub enum Error {
     Timer(std::io::Error),
     #[error("module `{}` was compiled by another runtime", .0.display())]
     ForeignModule(PathBuf),
+    #[error(
+        "a confined worker thread cannot open --dir or --tcplisten grants; \
+         give those instances to an unconfined thread"
+    )]
+    ConfinedWorkerGrants,
     #[error("confining wasc with seccomp: {0}")]
     Confine(String),
 }

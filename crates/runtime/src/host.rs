@@ -160,6 +160,15 @@ impl Runtime {
         }
     }
 
+    /// Everything a host does once, done now rather than on first use:
+    /// sysd's template booted, `vms` reset VMs in the pool, the epoch
+    /// ticker started. Call it before worker threads confine themselves
+    /// ([`confine_worker`]).
+    pub fn warm_up(&self, vms: usize) -> Result<(), Error> {
+        self.fill_pool(vms)?;
+        self.start_ticker()
+    }
+
     /// Reads, compiles and links a `.wasm` or `.wat` file.
     pub fn compile_file(&self, path: &Path) -> Result<FunctionModule, Error> {
         let bytes = crate::module::read_module(path)?;
@@ -244,6 +253,16 @@ impl Runtime {
             .unwrap_or_else(|e| e.into_inner())
             .is_some()
     }
+}
+
+/// Confines the calling thread as a worker of a library caller (a server,
+/// the containerd shim): from now on it may make and run VM-isolated
+/// instances and nothing else (`wasc_seccomp::policy::WORKER`). Threads it
+/// starts inherit the filter. Not for in-process isolation, whose WASI
+/// implementation needs the host's whole file-system surface.
+pub fn confine_worker() -> Result<(), Error> {
+    wasc_seccomp::install(wasc_seccomp::ThreadKind::Worker)
+        .map_err(|e| Error::Confine(e.to_string()))
 }
 
 /// Runs `compile` on a rayon pool of its own (wasmtime compiles functions

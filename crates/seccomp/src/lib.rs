@@ -47,6 +47,11 @@ pub enum Error {
     },
 }
 
+/// The policy the calling thread installed, if it installed one.
+pub fn current() -> Option<ThreadKind> {
+    KIND.with(Cell::get)
+}
+
 /// The BPF program for `kind`.
 pub fn filter(kind: ThreadKind) -> Result<BpfProgram, Error> {
     let build = |source| Error::Build {
@@ -109,15 +114,38 @@ pub fn install_program(kind: ThreadKind, program: &BpfProgram) -> Result<(), Err
 }
 
 /// glibc's allocator opens `/proc/sys/vm/overcommit_memory` the first time
-/// it would shrink a thread's heap — a call no policy allows. Trimming
-/// never happening keeps it from trying (freed memory stays with the
-/// process until it exits).
+/// it would shrink a thread's heap, and `/sys/devices/system/cpu/online`
+/// the first time a thread needs an arena of its own — calls no policy
+/// allows. Trimming never happening keeps it from the first (freed memory
+/// stays with the process until it exits); an explicit arena limit (its
+/// default, 8 per core) from the second.
+/// Once per process: the first thread to be confined runs it before any
+/// filter exists.
 fn quiet_allocator() {
-    // SAFETY: mallopt only sets an allocator parameter.
-    unsafe { libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX) };
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(set_allocator_limits);
 }
 
+fn set_allocator_limits() {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let arenas = i32::try_from(cores.saturating_mul(8)).unwrap_or(i32::MAX);
+    // SAFETY: mallopt only sets allocator parameters.
+    unsafe {
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+        libc::mallopt(libc::M_ARENA_MAX, arenas);
+    }
+}
+
+/// Installs the process-wide `SIGSYS` handler, once: later calls (every
+/// confined thread's start) need no `rt_sigaction` of their own.
 fn install_handler() -> Result<(), Error> {
+    static INSTALLED: std::sync::OnceLock<Result<(), i32>> = std::sync::OnceLock::new();
+    INSTALLED
+        .get_or_init(|| install_handler_now().map_err(|e| e.raw_os_error().unwrap_or(0)))
+        .map_err(|errno| Error::Handler(std::io::Error::from_raw_os_error(errno)))
+}
+
+fn install_handler_now() -> std::io::Result<()> {
     // SAFETY: an all-zero sigaction is a valid value to fill in.
     let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
     action.sa_sigaction = on_sigsys as *const () as usize;
@@ -126,7 +154,7 @@ fn install_handler() -> Result<(), Error> {
     // async-signal-safe calls (write, _exit); the old action is not read.
     let r = unsafe { libc::sigaction(libc::SIGSYS, &action, std::ptr::null_mut()) };
     if r != 0 {
-        return Err(Error::Handler(std::io::Error::last_os_error()));
+        return Err(std::io::Error::last_os_error());
     }
     Ok(())
 }

@@ -38,6 +38,20 @@ pub const KVM_SET_USER_MEMORY_REGION: u64 = ioc(
     size_of::<kvm_bindings::kvm_userspace_memory_region>(),
 );
 
+const KVM_CREATE_VM: u64 = ioc(0, 0x01, 0);
+const KVM_GET_VCPU_MMAP_SIZE: u64 = ioc(0, 0x04, 0);
+const KVM_CREATE_VCPU: u64 = ioc(0, 0x41, 0);
+const KVM_SET_REGS: u64 = ioc(IOC_WRITE, 0x82, size_of::<kvm_bindings::kvm_regs>());
+const KVM_SET_SREGS: u64 = ioc(IOC_WRITE, 0x84, size_of::<kvm_bindings::kvm_sregs>());
+const KVM_GET_MSRS: u64 = ioc(
+    IOC_READ | IOC_WRITE,
+    0x88,
+    size_of::<kvm_bindings::kvm_msrs>(),
+);
+const KVM_SET_FPU: u64 = ioc(IOC_WRITE, 0x8d, size_of::<kvm_bindings::kvm_fpu>());
+const KVM_SET_CPUID2: u64 = ioc(IOC_WRITE, 0x90, size_of::<kvm_bindings::kvm_cpuid2>());
+const KVM_GET_TSC_KHZ: u64 = ioc(0, 0xa3, 0);
+
 const NO_EXEC: &[&[Arg]] = &[&[Arg::Masked(2, libc::PROT_EXEC as u64, 0)]];
 
 macro_rules! allow {
@@ -189,12 +203,47 @@ pub const TICKER: &[Allow] = &[
     allow!(SYS_nanosleep, "sleeping between ticks"),
 ];
 
+/// A library caller's worker thread (a server's, the containerd shim's):
+/// everything the function thread may do, and making instances — pipes
+/// for their stdio, a VM from the pool (resetting one given back), the
+/// vCPU thread of the poll transport.
+pub const WORKER: &[Allow] = &[
+    allow!(SYS_pipe2, "the instance's stdio pipes"),
+    allow!(
+        SYS_ioctl,
+        "TCGETS: whether the instance's stdio is a terminal; KVM: a new VM cloned from sysd's template when the pool is empty (create the VM and its vCPU, set CPUID, read the TSC rate and MSRs), and resetting a VM given back (set registers, special registers, FPU)",
+        &[
+            &[Arg::Eq(1, libc::TCGETS)],
+            &[Arg::Eq(1, KVM_CREATE_VM)],
+            &[Arg::Eq(1, KVM_GET_VCPU_MMAP_SIZE)],
+            &[Arg::Eq(1, KVM_CREATE_VCPU)],
+            &[Arg::Eq(1, KVM_SET_CPUID2)],
+            &[Arg::Eq(1, KVM_GET_TSC_KHZ)],
+            &[Arg::Eq(1, KVM_GET_MSRS)],
+            &[Arg::Eq(1, KVM_SET_REGS)],
+            &[Arg::Eq(1, KVM_SET_SREGS)],
+            &[Arg::Eq(1, KVM_SET_FPU)],
+        ]
+    ),
+    allow!(SYS_clone3, "the poll transport's vCPU thread (it confines itself)"),
+    allow!(SYS_set_robust_list, "a new thread's start"),
+    allow!(SYS_rseq, "a new thread's start"),
+    allow!(SYS_prctl, "naming a new thread; no-new-privileges before its own filter"),
+    allow!(SYS_sched_getaffinity, "a new thread's start"),
+    allow!(
+        SYS_seccomp,
+        "SECCOMP_SET_MODE_FILTER only: the vCPU thread narrowing its inherited filter to its own",
+        &[&[Arg::Eq(0, 1)]]
+    ),
+];
+
 /// The kinds of thread a running `wasc` has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ThreadKind {
     Function,
     Vcpu,
     Ticker,
+    Worker,
 }
 
 impl ThreadKind {
@@ -203,16 +252,18 @@ impl ThreadKind {
             ThreadKind::Function => "function",
             ThreadKind::Vcpu => "vCPU",
             ThreadKind::Ticker => "epoch ticker",
+            ThreadKind::Worker => "worker",
         }
     }
 
     /// Every call this kind of thread may make.
     pub fn allowed(self) -> impl Iterator<Item = &'static Allow> {
-        let own = match self {
-            ThreadKind::Function => FUNCTION,
-            ThreadKind::Vcpu => VCPU,
-            ThreadKind::Ticker => TICKER,
+        let (own, more): (&[Allow], &[Allow]) = match self {
+            ThreadKind::Function => (FUNCTION, &[]),
+            ThreadKind::Vcpu => (VCPU, &[]),
+            ThreadKind::Ticker => (TICKER, &[]),
+            ThreadKind::Worker => (FUNCTION, WORKER),
         };
-        COMMON.iter().chain(own)
+        COMMON.iter().chain(own).chain(more)
     }
 }

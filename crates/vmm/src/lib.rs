@@ -26,6 +26,7 @@ use wasc_wire::{layout, Status};
 pub use elf::SysdImage;
 pub use exchange::{check_response, Step};
 pub use memory::GuestRam;
+pub use poll::install_kick_handler;
 pub use pool::Pool;
 pub use template::Template;
 pub use vcpu::{exit_count, Fault};

@@ -193,7 +193,10 @@ fn kick_signal() -> libc::c_int {
 
 extern "C" fn ignore_kick(_: libc::c_int) {}
 
-fn install_kick_handler() {
+/// Installs the kick's handler, once per process. The poll transport does
+/// it when its first vCPU thread starts; a caller whose threads confine
+/// themselves first does it before.
+pub fn install_kick_handler() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // SAFETY: a zeroed sigaction is a valid starting point; the handler

@@ -71,6 +71,8 @@ impl VmHost {
         let hypervisor = Arc::new(Hypervisor::open_path(&device).map_err(Error::NoKvm)?);
         let mut linker: Linker<Instance> = Linker::new(engine);
         forward::define_forwarders(&mut linker, engine)?;
+        // A signal handler, installed before any thread is confined.
+        wasc_vmm::install_kick_handler();
         Ok(Self {
             linker,
             hypervisor,
@@ -124,6 +126,13 @@ impl VmHost {
         let preopened = 3 + config.tcplisten.len() + config.dirs.len() + config.tmpfs.len();
         if preopened > wasc_wire::wasi::MAX_FDS {
             return Err(Error::TooManyPreopens(preopened));
+        }
+        // A confined worker cannot open a directory or bind a socket: say
+        // so rather than die of the forbidden call.
+        if wasc_seccomp::current() == Some(ThreadKind::Worker)
+            && !(config.dirs.is_empty() && config.tcplisten.is_empty())
+        {
+            return Err(Error::ConfinedWorkerGrants);
         }
         let data = grants::instance_data(&config)?;
         let preopens = grants::open_dirs(&config)?;
