@@ -16,7 +16,7 @@ pub(crate) fn retry(mut call: impl FnMut() -> i64) -> Result<i64, Failure> {
         if result >= 0 {
             return Ok(result);
         }
-        let errno = Errno::last();
+        let errno = crate::errno::last();
         if errno != Errno::INTR {
             return Err(Failure::Host(errno));
         }

@@ -77,7 +77,7 @@ pub(crate) fn wait(
         )
     };
     if n < 0 {
-        let errno = crate::Errno::last();
+        let errno = crate::errno::last();
         // An interrupted wait reports nothing ready; sysd checks its
         // deadline and waits again.
         return if errno == crate::Errno::INTR {

@@ -10,6 +10,7 @@ use kvm_bindings::{
 use kvm_ioctls::{VcpuFd, VmFd};
 
 use crate::ThreadSetup;
+pub use wasc_wire::InstanceData;
 use wasc_wire::{layout, Control, Instance, Park};
 
 use crate::{
@@ -21,25 +22,6 @@ use crate::{
 const WINDOW_SLOT: u32 = 1;
 /// The KVM slot of the tmpfs region.
 const TMPFS_SLOT: u32 = 2;
-
-/// What sysd reads at an instance's start: runs of NUL-terminated strings
-/// and a few counts (`wasc_wire::INSTANCE_DATA_HEADER` has the format).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct InstanceData<'a> {
-    pub args: &'a [u8],
-    pub env: &'a [u8],
-    /// Guest names of the preopened directories, then of the memory file
-    /// systems.
-    pub preopens: &'a [u8],
-    /// Each memory file system's quota in decimal.
-    pub tmpfs: &'a [u8],
-    /// The most descriptors the instance may hold open.
-    pub max_fds: u32,
-    /// How many listening sockets the executor holds (handles 3, 4, …).
-    pub listeners: u32,
-    /// Which of stdin, stdout and stderr (bits 0, 1, 2) are terminals.
-    pub terminals: u32,
-}
 
 /// A booted sysd VM. Dropping it destroys the VM and frees its memory.
 #[derive(Debug)]
@@ -265,32 +247,15 @@ impl Vm {
     /// (`wasc_wire::INSTANCE_DATA_HEADER`). Call before the instance's
     /// first call.
     pub fn write_instance_data(&self, data: &InstanceData<'_>) -> Result<(), Error> {
-        let header = wasc_wire::INSTANCE_DATA_HEADER;
-        let runs = [data.args, data.env, data.preopens, data.tmpfs];
-        let total = header + runs.iter().map(|run| run.len()).sum::<usize>();
+        let total = data.encoded_len();
         if total as u64 > layout::INSTANCE_DATA_MAX {
             return Err(Error::InstanceDataTooLarge(total));
         }
-        const WORDS: usize = 7;
-        const _: () = assert!(wasc_wire::INSTANCE_DATA_HEADER == WORDS * 4);
-        let words: [u32; WORDS] = [
-            data.args.len() as u32,
-            data.env.len() as u32,
-            data.preopens.len() as u32,
-            data.max_fds,
-            data.tmpfs.len() as u32,
-            data.listeners,
-            data.terminals,
-        ];
-        let mut at = layout::INSTANCE_DATA;
-        for word in words {
-            self.ram.write(at, &word.to_le_bytes())?;
-            at += 4;
-        }
-        for run in runs {
-            self.ram.write(at, run)?;
-            at += run.len() as u64;
-        }
+        let mut area = vec![0; total];
+        let written = data
+            .encode(&mut area)
+            .ok_or(Error::InstanceDataTooLarge(total))?;
+        self.ram.write(layout::INSTANCE_DATA, &area[..written])?;
         Ok(())
     }
 

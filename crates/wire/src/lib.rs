@@ -9,9 +9,14 @@
 
 #![no_std]
 
+mod errno;
 pub mod hostop;
+mod instance_data;
 pub mod layout;
 pub mod wasi;
+
+pub use errno::Errno;
+pub use instance_data::{InstanceData, INSTANCE_DATA_HEADER};
 
 /// A WASI call or control request, written by the host.
 ///
@@ -69,17 +74,6 @@ pub struct OpResult {
     pub reserved: u32,
     pub value: u64,
 }
-
-/// The instance-data area ([`layout::INSTANCE_DATA`]) starts with seven
-/// little-endian `u32`s — the lengths of the arguments, the environment and
-/// the preopened directories' guest names, the most descriptors the
-/// instance may hold open, the length of the memory file systems' quotas,
-/// how many listening sockets (`--tcplisten`) the executor holds as
-/// handles 3, 4, …, and which of stdin, stdout and stderr (bits 0, 1, 2)
-/// are terminals — followed by the four runs of NUL-terminated strings
-/// (the quotas are decimal byte counts; their mounts' names are the last
-/// preopen names).
-pub const INSTANCE_DATA_HEADER: usize = 28;
 
 /// Per-instance values the host writes before an instance's first call.
 /// Never inherited from a template: every instance gets its own.

@@ -48,7 +48,7 @@ pub(super) fn listen(config: &InstanceConfig) -> Result<Vec<OwnedFd>, Error> {
 }
 
 /// What sysd reads at start, each a run of NUL-terminated strings.
-pub(super) struct InstanceData {
+pub(super) struct Strings {
     pub(super) args: Vec<u8>,
     pub(super) env: Vec<u8>,
     /// Guest names of the preopened directories, in handle order, then of
@@ -75,7 +75,7 @@ pub(super) fn terminals(stdio: &[StdioFd; 3]) -> u32 {
     bits
 }
 
-pub(super) fn instance_data(config: &InstanceConfig) -> Result<InstanceData, Error> {
+pub(super) fn instance_data(config: &InstanceConfig) -> Result<Strings, Error> {
     let mut args = Vec::new();
     for arg in &config.argv {
         args.extend_from_slice(arg.as_bytes());
@@ -105,7 +105,7 @@ pub(super) fn instance_data(config: &InstanceConfig) -> Result<InstanceData, Err
     {
         return Err(Error::TmpfsTooLarge(total));
     }
-    Ok(InstanceData {
+    Ok(Strings {
         args,
         env,
         preopens,

@@ -134,7 +134,7 @@ impl VmHost {
         {
             return Err(Error::ConfinedWorkerGrants);
         }
-        let data = grants::instance_data(&config)?;
+        let strings = grants::instance_data(&config)?;
         let preopens = grants::open_dirs(&config)?;
         let listeners = grants::listen(&config)?;
         let stdio = config.stdio.into_fds();
@@ -169,11 +169,11 @@ impl VmHost {
         let quotas = config.tmpfs.iter().map(|m| m.size).sum();
         vm.map_tmpfs(wasc_wire::layout::tmpfs_region(quotas))
             .map_err(Error::Vm)?;
-        vm.write_instance_data(&wasc_vmm::InstanceData {
-            args: &data.args,
-            env: &data.env,
-            preopens: &data.preopens,
-            tmpfs: &data.tmpfs,
+        vm.write_instance_data(&wasc_wire::InstanceData {
+            args: &strings.args,
+            env: &strings.env,
+            preopens: &strings.preopens,
+            tmpfs: &strings.tmpfs,
             max_fds: config.limits.max_fds,
             listeners: listeners.len() as u32,
             terminals: grants::terminals(&stdio),

@@ -89,27 +89,8 @@ pub fn clock_ns(calibration: &wasc_wire::Instance, tsc: u64, monotonic: bool) ->
     Some(reference.wrapping_add(elapsed as u64))
 }
 
-/// Arguments, environment and the guest names of the preopened
-/// directories, each a run of NUL-terminated strings.
-#[derive(Debug, Clone, Copy)]
-pub struct InstanceData<'a> {
-    pub args: &'a [u8],
-    pub env: &'a [u8],
-    pub preopens: &'a [u8],
-    /// The most descriptors the instance may hold (0: the table's size).
-    pub max_fds: u32,
-    /// The byte quota of each memory file system, as decimal strings, each
-    /// NUL-terminated. Their guest names are the last entries of
-    /// `preopens`.
-    pub tmpfs: &'a [u8],
-    /// How many listening sockets (`--tcplisten`) the executor holds as
-    /// handles 3, 4, …; they become fds 3, 4, …, before the preopens.
-    pub listeners: u32,
-    /// Which of stdin, stdout and stderr (bits 0, 1, 2) are terminals: a
-    /// terminal is a character device to the module, anything else of
-    /// unknown type, as wasmtime reports stdio.
-    pub terminals: u32,
-}
+/// What the instance starts with (its layout is `wasc_wire`'s).
+pub use wasc_wire::InstanceData;
 
 /// How a call ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

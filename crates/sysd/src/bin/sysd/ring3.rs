@@ -137,43 +137,18 @@ impl System for Ring3<'_> {
     }
 
     fn instance_data(&mut self) -> InstanceData<'_> {
-        let base = layout::INSTANCE_DATA as *const u8;
-        let header = wasc_wire::INSTANCE_DATA_HEADER;
-        let mut left = layout::INSTANCE_DATA_MAX as usize - header;
-        let mut runs = [(0usize, 0usize); 4];
-        let mut at = header;
-        for (i, run) in runs.iter_mut().enumerate() {
-            // The lengths are words 0, 1, 2 and 4 (3 is the fd limit, 5 the
-            // listener count, 6 the terminals).
-            let word = if i < 3 { i } else { 4 };
-            // SAFETY: the header is inside the instance-data area, mapped
-            // for ring 3.
-            let len = unsafe { base.add(4 * word).cast::<u32>().read_volatile() } as usize;
-            // The host wrote these lengths; bound them anyway.
-            let len = len.min(left);
-            *run = (at, len);
-            at += len;
-            left -= len;
-        }
-        // SAFETY: the header is inside the instance-data area.
-        let max_fds = unsafe { base.add(12).cast::<u32>().read_volatile() };
-        // SAFETY: as above.
-        let listeners = unsafe { base.add(20).cast::<u32>().read_volatile() };
-        // SAFETY: as above.
-        let terminals = unsafe { base.add(24).cast::<u32>().read_volatile() };
-        // SAFETY: every run lies inside the instance-data area, which the
-        // host writes only before the instance's first call.
-        let run =
-            |(at, len): (usize, usize)| unsafe { core::slice::from_raw_parts(base.add(at), len) };
-        InstanceData {
-            args: run(runs[0]),
-            env: run(runs[1]),
-            preopens: run(runs[2]),
-            max_fds,
-            tmpfs: run(runs[3]),
-            listeners,
-            terminals,
-        }
+        // The host wrote the area while sysd waited for this instance: no
+        // earlier read of it may be reused.
+        core::sync::atomic::compiler_fence(core::sync::atomic::Ordering::SeqCst);
+        // SAFETY: the instance-data area is mapped for ring 3, and the host
+        // writes it only before the instance's first call.
+        let area = unsafe {
+            core::slice::from_raw_parts(
+                layout::INSTANCE_DATA as *const u8,
+                layout::INSTANCE_DATA_MAX as usize,
+            )
+        };
+        InstanceData::decode(area)
     }
 
     fn random(&mut self, buf: &mut [u8]) {
