@@ -10,6 +10,7 @@ mod arch;
 mod call;
 mod elf;
 mod exchange;
+mod lifecycle;
 mod memory;
 mod paging;
 mod poll;

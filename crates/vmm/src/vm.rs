@@ -9,13 +9,13 @@ use kvm_bindings::{
 };
 use kvm_ioctls::{VcpuFd, VmFd};
 
+use crate::lifecycle::VcpuState;
 use crate::ThreadSetup;
 pub use wasc_wire::InstanceData;
 use wasc_wire::{layout, Control, Instance, Park};
 
 use crate::{
-    arch, call, paging, poll, vcpu, Error, GuestRam, Hypervisor, SysdImage, Template, Transport,
-    VmConfig,
+    arch, call, paging, vcpu, Error, GuestRam, Hypervisor, SysdImage, Template, Transport, VmConfig,
 };
 
 /// The KVM slot of the linear-memory window.
@@ -27,10 +27,8 @@ const TMPFS_SLOT: u32 = 2;
 #[derive(Debug)]
 pub struct Vm {
     // Declared first so the vCPU thread stops and the vCPU and VM are closed
-    // before the memory they map is freed. Exactly one of `poll` and `vcpu`
-    // holds the vCPU.
-    pub(crate) poll: Option<poll::PollThread>,
-    pub(crate) vcpu: Option<VcpuFd>,
+    // before the memory they map is freed.
+    pub(crate) vcpu: VcpuState,
     pub(crate) vm: VmFd,
     pub(crate) ram: Arc<GuestRam>,
     pub(crate) seq: u64,
@@ -92,8 +90,7 @@ impl Vm {
 
     fn assemble(vm: VmFd, vcpu: VcpuFd, ram: GuestRam) -> Self {
         Vm {
-            poll: None,
-            vcpu: Some(vcpu),
+            vcpu: VcpuState::Idle(vcpu),
             vm,
             ram: Arc::new(ram),
             seq: 0,
@@ -120,10 +117,7 @@ impl Vm {
 
     /// The vCPU, for this thread: stops the poll thread if one runs it.
     pub(crate) fn vcpu(&mut self) -> Result<&mut VcpuFd, Error> {
-        if let Some(poll) = self.poll.take() {
-            self.vcpu = Some(poll.stop());
-        }
-        self.vcpu.as_mut().ok_or(Error::VcpuLost)
+        self.vcpu.idle()
     }
 
     /// The TSC frequency and a guest-TSC reading paired with the host's
@@ -188,7 +182,7 @@ impl Vm {
         let page = call::CallPageRef::new(&ram)?;
         match transport {
             Transport::Sync => {
-                let was_polling = self.poll.is_some();
+                let was_polling = self.vcpu.is_polling();
                 page.write_control(Control {
                     transport: wasc_wire::Transport::Sync as u32,
                     spin_limit: 0,
@@ -210,15 +204,11 @@ impl Vm {
                     transport: wasc_wire::Transport::Poll as u32,
                     spin_limit,
                 });
-                if self.poll.is_none() {
+                if !self.vcpu.is_polling() {
                     page.set_park(Park::Running);
-                    let vcpu = self.vcpu.take().ok_or(Error::VcpuLost)?;
-                    match poll::PollThread::start(vcpu, self.ram.clone(), setup) {
-                        Ok(thread) => self.poll = Some(thread),
-                        Err(e) => {
-                            self.failed = true;
-                            return Err(e);
-                        }
+                    if let Err(e) = self.vcpu.start_polling(self.ram.clone(), setup) {
+                        self.failed = true;
+                        return Err(e);
                     }
                 }
             }
