@@ -86,6 +86,8 @@ impl From<Refusal> for Failure {
 pub struct Executor {
     handles: handles::HandleTable,
     refused: u64,
+    /// The instance's deadline: no `Wait` lasts past it.
+    deadline: Option<std::time::Instant>,
 }
 
 impl Executor {
@@ -95,6 +97,7 @@ impl Executor {
         Self {
             handles: handles::HandleTable::new(StdioFd::host(), Vec::new(), preopens),
             refused: 0,
+            deadline: None,
         }
     }
 
@@ -124,6 +127,7 @@ impl Executor {
         Ok(Self {
             handles: handles::HandleTable::new(stdio, listeners, preopens),
             refused: 0,
+            deadline: None,
         })
     }
 
@@ -135,6 +139,15 @@ impl Executor {
         memory: &LinearMemory,
         scratch: &mut [u8; SCRATCH_LEN],
     ) -> Result<u64, Errno> {
+        let bounded;
+        let op = match self.bound_wait(op) {
+            Ok(Some(op)) => {
+                bounded = op;
+                &bounded
+            }
+            Ok(None) => op,
+            Err(errno) => return Err(errno),
+        };
         match ops::execute(&mut self.handles, op, memory, scratch) {
             Ok(value) => Ok(value),
             Err(Failure::Host(errno)) => Err(errno),
@@ -143,6 +156,36 @@ impl Executor {
                 Err(refusal.errno())
             }
         }
+    }
+
+    /// Bounds every later `Wait` by `deadline` (the instance's
+    /// `--timeout`): a wait ends by then, and once it has passed a wait is
+    /// `INTR` at once, so a function blocked in `poll_oneoff` comes back to
+    /// its code, where the deadline ends it.
+    pub fn set_deadline(&mut self, deadline: Option<std::time::Instant>) {
+        self.deadline = deadline;
+    }
+
+    /// `op` with its timeout cut to the deadline, if it is a `Wait` that
+    /// would outlast it; `INTR` if the deadline has passed.
+    fn bound_wait(&self, op: &HostOp) -> Result<Option<HostOp>, Errno> {
+        let Some(deadline) = self.deadline else {
+            return Ok(None);
+        };
+        if op.op != wasc_wire::hostop::OpCode::Wait as u32 {
+            return Ok(None);
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return Err(Errno::INTR);
+        }
+        let left = u64::try_from(left.as_nanos()).unwrap_or(u64::MAX - 1);
+        if op.args[1] <= left {
+            return Ok(None);
+        }
+        let mut bounded = *op;
+        bounded.args[1] = left;
+        Ok(Some(bounded))
     }
 
     /// How many requests were refused as malformed.

@@ -179,7 +179,7 @@ pub const FUNCTION: &[Allow] = &[
     allow!(SYS_clock_nanosleep, "poll transport: pause between kicks"),
     allow!(
         SYS_setitimer,
-        "ITIMER_REAL only: disarming the --timeout timer after the run",
+        "ITIMER_REAL only: disarming `wasc run`'s --timeout backstop after the run",
         &[&[Arg::Eq(0, libc::ITIMER_REAL as u64)]]
     ),
     allow!(SYS_nanosleep, "poll transport: pause between kicks"),

@@ -86,6 +86,14 @@ fn forward(
     let reply = instance
         .vm
         .call_with(id, &args[..params.len()], &mut host)?;
+    // A call that ends past the deadline (a wait the executor cut short)
+    // ends the module as its next epoch check would.
+    if instance
+        .deadline
+        .is_some_and(|deadline| std::time::Instant::now() >= deadline)
+    {
+        return Err(wasmtime::Trap::Interrupt.into());
+    }
     match reply.status {
         Status::Exit => Err(wasmtime_wasi::I32Exit(reply.value as i32).into()),
         Status::Trap => Err(trap_error(id, reply.errno, reply.value)),
