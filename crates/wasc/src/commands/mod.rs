@@ -1,7 +1,9 @@
 //! The `wasc` subcommands.
 
 mod bench;
+mod flags;
 mod run;
+mod serve;
 
 use clap::{Parser, Subcommand};
 
@@ -16,6 +18,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Run(run::RunCommand),
+    Serve(serve::ServeCommand),
     /// Measure start-up, memory and WASI call cost against `--isolation none`.
     Bench(bench::BenchCommand),
 }
@@ -24,6 +27,7 @@ impl Command {
     pub fn execute(self) -> anyhow::Result<std::process::ExitCode> {
         match self {
             Command::Run(run) => run.execute(),
+            Command::Serve(serve) => serve.execute(),
             Command::Bench(bench) => bench.execute(),
         }
     }

@@ -1,0 +1,98 @@
+//! `wasc serve`: WAGI HTTP functions, a fresh instance per request.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clap::Args;
+use wasc_runtime::{HostConfig, VmSource};
+use wasc_serve::{Route, ServeConfig, Server};
+
+use super::flags::InstanceFlags;
+
+/// Serves WebAssembly command modules over HTTP (WAGI): every request runs
+/// in a fresh instance, its body on stdin, its response on stdout.
+#[derive(Debug, Args)]
+pub struct ServeCommand {
+    /// The address to listen on.
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:8080")]
+    listen: String,
+
+    /// Routes from a TOML file (`[[route]]` with `path`, `module` and the
+    /// per-request flags), instead of one MODULE at every path. The flags
+    /// given here are every route's defaults for limits.
+    #[arg(long, value_name = "FILE", conflicts_with = "module")]
+    routes: Option<PathBuf>,
+
+    #[command(flatten)]
+    instance: InstanceFlags,
+
+    /// Threads running instances.
+    #[arg(long, value_name = "N", default_value_t = default_workers())]
+    workers: usize,
+
+    /// Requests that may wait for a worker; past it the server answers 503.
+    #[arg(long, value_name = "N", default_value = "256")]
+    queue: usize,
+
+    /// The largest request body (K, M or G); past it, 413.
+    #[arg(long, value_name = "SIZE", default_value = "1M", value_parser = wasc_runtime::parse_size)]
+    max_body: u64,
+
+    /// The largest response, headers and body (K, M or G); past it, 500.
+    #[arg(long, value_name = "SIZE", default_value = "8M", value_parser = wasc_runtime::parse_size)]
+    max_response: u64,
+
+    /// The module served at every path (`/...`).
+    #[arg(value_name = "MODULE", required_unless_present = "routes")]
+    module: Option<PathBuf>,
+}
+
+/// Two workers per core: a worker waits while its instance's vCPU thread
+/// runs sysd.
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| 2 * n.get())
+}
+
+impl ServeCommand {
+    pub fn execute(self) -> anyhow::Result<ExitCode> {
+        let flags = &self.instance;
+        if self.workers == 0 {
+            bail!("--workers must be at least 1");
+        }
+        let limits = flags.limits(Some(wasc_serve::routes::DEFAULT_TIMEOUT));
+        let routes = match (&self.routes, &self.module) {
+            (Some(file), _) => wasc_serve::routes::read(file, limits)?,
+            (None, Some(module)) => vec![Route {
+                pattern: "/...".into(),
+                module: module.clone(),
+                dirs: flags.dirs.clone(),
+                tmpfs: flags.tmpfs.clone(),
+                env: wasc_serve::routes::resolve_env(&flags.env).map_err(anyhow::Error::msg)?,
+                limits,
+                argv: None,
+            }],
+            (None, None) => bail!("give a MODULE or --routes FILE"),
+        };
+        let config = ServeConfig {
+            listen: self.listen.clone(),
+            host: HostConfig {
+                isolation: flags.isolation,
+                transport: flags.transport,
+                kvm_device: flags.kvm_device.clone(),
+                vm_source: VmSource::Pool,
+                pooling: true,
+            },
+            routes,
+            workers: self.workers,
+            queue: self.queue,
+            max_body: usize::try_from(self.max_body).context("--max-body")?,
+            max_response: usize::try_from(self.max_response).context("--max-response")?,
+        };
+        let server = Server::bind(config)?;
+        eprintln!("wasc serve: listening on http://{}", server.local_addr()?);
+        server.run_until_signal()?;
+        eprintln!("wasc serve: stopped");
+        Ok(ExitCode::SUCCESS)
+    }
+}
