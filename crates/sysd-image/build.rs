@@ -16,12 +16,11 @@ fn main() {
         .join("../sysd")
         .canonicalize()
         .expect("crates/sysd exists");
-    let wire = manifest_dir
-        .join("../wire")
-        .canonicalize()
-        .expect("crates/wire exists");
-    for dir in [&sysd, &wire] {
-        println!("cargo:rerun-if-changed={}", dir.display());
+    // Relative to this package, not absolute: checkouts at different paths
+    // that share a target directory (CI's cache) each watch their own
+    // sources.
+    for dir in ["../sysd", "../wire"] {
+        println!("cargo:rerun-if-changed={dir}");
     }
     let target_dir = out_dir.join("target");
 

@@ -12,16 +12,12 @@ fn main() {
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").expect("set by cargo"));
     let guests = manifest_dir.join("../../tests/guests");
     let guests = guests.canonicalize().unwrap_or(guests);
-    println!("cargo:rerun-if-changed={}", guests.join("src").display());
-    println!("cargo:rerun-if-changed={}", guests.join("c").display());
-    println!(
-        "cargo:rerun-if-changed={}",
-        guests.join("Cargo.toml").display()
-    );
-    println!(
-        "cargo:rerun-if-changed={}",
-        guests.join("Cargo.lock").display()
-    );
+    // Relative to this package, not absolute: checkouts at different paths
+    // that share a target directory (CI's cache) each watch their own
+    // sources.
+    for path in ["src", "c", "Cargo.toml", "Cargo.lock"] {
+        println!("cargo:rerun-if-changed=../../tests/guests/{path}");
+    }
 
     let mut artifacts = build_rust_guests(&guests, &out_dir);
     artifacts.extend(build_c_guests(&guests.join("c"), &out_dir));
