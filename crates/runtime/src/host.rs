@@ -40,12 +40,14 @@ pub struct HostConfig {
 }
 
 impl HostConfig {
-    /// A host for many instances: pooled VMs and memories, the poll
-    /// transport.
+    /// A host for many instances: pooled VMs and memories, and the sync
+    /// transport — with more instances running than cores, poll's second
+    /// spinning thread per instance starves the others (docs/design.md,
+    /// "Serving").
     pub fn serving(isolation: Isolation) -> Self {
         Self {
             isolation,
-            transport: Transport::Poll,
+            transport: Transport::Sync,
             kvm_device: PathBuf::from("/dev/kvm"),
             vm_source: VmSource::Pool,
             pooling: true,

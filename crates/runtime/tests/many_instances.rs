@@ -158,8 +158,12 @@ fn open_fds() -> usize {
 }
 
 fn many_instances(isolation: Isolation) {
-    let runtime = Runtime::new(HostConfig::serving(isolation))
-        .unwrap_or_else(|e| panic!("{isolation:?} runtime (VM isolation needs /dev/kvm): {e}"));
+    // The poll transport: its vCPU threads start on confined workers.
+    let runtime = Runtime::new(HostConfig {
+        transport: wasc_runtime::Transport::Poll,
+        ..HostConfig::serving(isolation)
+    })
+    .unwrap_or_else(|e| panic!("{isolation:?} runtime (VM isolation needs /dev/kvm): {e}"));
     let modules = [
         runtime
             .compile_bytes(Path::new("echo.wat"), ECHO.as_bytes())

@@ -31,9 +31,10 @@ pub struct InstanceFlags {
     pub isolation: Isolation,
 
     /// How WASI calls reach sysd with `--isolation vm`: `poll` (a vCPU thread
-    /// keeps sysd polling; no VM exit per call) or `sync` (one exit per call).
-    #[arg(long, value_name = "poll|sync", default_value = "poll")]
-    pub transport: Transport,
+    /// keeps sysd polling; no VM exit per call) or `sync` (one exit per
+    /// call, no second thread). Default: poll for `run`, sync for `serve`.
+    #[arg(long, value_name = "poll|sync")]
+    pub transport: Option<Transport>,
 
     /// The most linear memory the module may have (K, M or G suffix);
     /// `memory.grow` past it fails.

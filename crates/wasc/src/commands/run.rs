@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use wasc_runtime::{Outcome, RunConfig, TcpListen};
+use wasc_runtime::{Outcome, RunConfig, TcpListen, Transport};
 
 use super::flags::InstanceFlags;
 
@@ -44,7 +44,7 @@ impl RunCommand {
             env: flags.env,
             dirs: flags.dirs,
             isolation: flags.isolation,
-            transport: flags.transport,
+            transport: flags.transport.unwrap_or(Transport::Poll),
             kvm_device: flags.kvm_device,
             tmpfs: flags.tmpfs,
             tcplisten: self.tcplisten,

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context};
 use clap::Args;
-use wasc_runtime::{HostConfig, VmSource};
+use wasc_runtime::{HostConfig, Transport, VmSource};
 use wasc_serve::{Route, ServeConfig, Server};
 
 use super::flags::InstanceFlags;
@@ -78,7 +78,9 @@ impl ServeCommand {
             listen: self.listen.clone(),
             host: HostConfig {
                 isolation: flags.isolation,
-                transport: flags.transport,
+                // Measured: with more instances than cores, poll's spinning
+                // vCPU threads starve the rest (docs/design.md, "Serving").
+                transport: flags.transport.unwrap_or(Transport::Sync),
                 kvm_device: flags.kvm_device.clone(),
                 vm_source: VmSource::Pool,
                 pooling: true,
