@@ -21,9 +21,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wasc_runtime::{HostConfig, InstanceConfig, Isolation, Outcome, Runtime, Stdio};
 
 use crate::routes::{self, Route};
-use crate::wagi::{self, RequestInfo, ResponseError, RouteInfo};
 use crate::workers::{Done, Job, Workers};
 use crate::Error;
+use wasc_wagi::{self as wagi, RequestInfo, ResponseError, RouteInfo};
 
 /// Everything `wasc serve` is given.
 #[derive(Debug, Clone)]

@@ -3,15 +3,15 @@
 //! table and tmpfs).
 //!
 //! Untrusted input: requests from the network (parsed by hyper; the
-//! contract in [`wagi`]) and everything a module prints (parsed by
-//! [`wagi::parse_response`], fuzzed). The pieces: [`routes`] (the route
+//! contract in the `wasc-wagi` crate, re-exported as [`wagi`]) and
+//! everything a module prints (parsed by [`wagi::parse_response`],
+//! fuzzed). The pieces: [`routes`] (the route
 //! table and its TOML file), `workers` (threads that make and run
 //! instances, confined), `http` (the hyper server, per-request pipes,
 //! statuses, the access log).
 
 mod http;
 pub mod routes;
-pub mod wagi;
 mod workers;
 
 pub use http::{ServeConfig, Server};
