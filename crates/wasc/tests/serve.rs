@@ -1,0 +1,120 @@
+//! `wasc serve` as users start it: the process serves on loopback, stops
+//! gracefully on SIGTERM (finishing the request in flight, exit 0), and
+//! refuses bad set-ups with one line before serving anything.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn wasc() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_wasc"))
+}
+
+/// `GET target` on a new connection: status line and body.
+fn get(addr: &str, target: &str) -> String {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {target} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
+    )
+    .expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    response
+}
+
+#[test]
+fn sigterm_stops_gracefully_after_the_request_in_flight() {
+    for isolation in ["vm", "none"] {
+        let mut child = wasc()
+            .args(["serve", "--listen", "127.0.0.1:0", "--isolation", isolation])
+            .arg(wasc_test_guests::WAGI_PROBE)
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start wasc serve");
+        let mut log = BufReader::new(child.stderr.take().expect("stderr"));
+        let mut first = String::new();
+        log.read_line(&mut first).expect("first log line");
+        let addr = first
+            .trim()
+            .strip_prefix("wasc serve: listening on http://")
+            .unwrap_or_else(|| panic!("{isolation}: unexpected first line {first:?}"))
+            .to_owned();
+        let hello = get(&addr, "/hello?env");
+        assert!(hello.starts_with("HTTP/1.1 200"), "{isolation}: {hello}");
+        assert!(hello.contains("PATH_INFO=/hello"), "{isolation}: {hello}");
+
+        let in_flight = {
+            let addr = addr.clone();
+            std::thread::spawn(move || get(&addr, "/slow?sleep=500"))
+        };
+        std::thread::sleep(Duration::from_millis(150));
+        let pid = libc::pid_t::try_from(child.id()).expect("pid");
+        // SAFETY: signalling the child this test started, by its pid.
+        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        let answered = in_flight.join().expect("client");
+        assert!(
+            answered.starts_with("HTTP/1.1 200"),
+            "{isolation}: {answered}"
+        );
+        assert!(answered.ends_with("slept"), "{isolation}: {answered}");
+        let status = child.wait().expect("wait");
+        let mut rest = String::new();
+        log.read_to_string(&mut rest).expect("log");
+        assert_eq!(status.code(), Some(0), "{isolation}: {rest}");
+        assert!(
+            rest.contains("\"GET /slow\" 200"),
+            "{isolation}: access log: {rest}"
+        );
+        assert!(rest.contains("wasc serve: stopped"), "{isolation}: {rest}");
+    }
+}
+
+/// One `Error:` line and status 1, before anything is served.
+fn refused(args: &[&str], expect: &str) {
+    let out = wasc()
+        .arg("serve")
+        .args(args)
+        .output()
+        .expect("run wasc serve");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
+    assert!(
+        stderr.starts_with("Error: ") && stderr.contains(expect),
+        "{args:?}: {stderr}"
+    );
+}
+
+#[test]
+fn bad_set_ups_are_refused_in_one_line() {
+    refused(
+        &["--listen", "127.0.0.1:0", "/nonexistent/m.wasm"],
+        "/nonexistent/m.wasm",
+    );
+    refused(
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--kvm-device",
+            "/nonexistent/kvm",
+            wasc_test_guests::WAGI_PROBE,
+        ],
+        "KVM",
+    );
+    refused(
+        &["--listen", "not an address", wasc_test_guests::WAGI_PROBE],
+        "not an address",
+    );
+    let dir = tempfile::tempdir().expect("temp dir");
+    let routes = dir.path().join("routes.toml");
+    std::fs::write(&routes, "[[route]]\npath = \"nope\"\nmodule = \"m.wasm\"\n").expect("write");
+    refused(
+        &["--routes", routes.to_str().expect("utf-8")],
+        "starts with `/`",
+    );
+}
