@@ -8,6 +8,7 @@ mod machine;
 mod measure;
 mod plan;
 mod sections;
+mod serve;
 #[cfg(feature = "bench-guests")]
 mod tcp;
 

@@ -43,6 +43,7 @@ pub fn all(plan: &Plan, hello: &Path) -> anyhow::Result<String> {
     out += &density(plan, &mut bench, fds)?;
     out += &sqlite(plan)?;
     out += &tcp(plan)?;
+    out += &super::serve::serve(plan)?;
     out += NOTES;
     Ok(out)
 }
