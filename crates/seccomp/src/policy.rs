@@ -237,6 +237,77 @@ pub const WORKER: &[Allow] = &[
     ),
 ];
 
+/// `wasc serve`'s network threads (tokio's, and the main thread that
+/// drives them): accept, read and write connections and the instances'
+/// pipes. No `open`, no `socket`, `bind`, `listen` or `connect`, no exec.
+pub const NETWORK: &[Allow] = &[
+    allow!(SYS_epoll_wait, "tokio's reactor"),
+    allow!(SYS_epoll_pwait, "tokio's reactor"),
+    allow!(
+        SYS_epoll_ctl,
+        "tokio's reactor: registering connections and pipes"
+    ),
+    allow!(
+        SYS_accept4,
+        "accepting a connection, non-blocking and close-on-exec",
+        &[&[Arg::Eq(
+            3,
+            (libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC) as u64
+        )]]
+    ),
+    allow!(
+        SYS_read,
+        "connections and the instances' stdout and stderr pipes"
+    ),
+    allow!(SYS_readv, "connections"),
+    allow!(SYS_recvfrom, "connections"),
+    allow!(SYS_writev, "responses"),
+    allow!(SYS_sendto, "responses"),
+    allow!(SYS_close, "ending connections and pipes"),
+    allow!(SYS_shutdown, "ending connections"),
+    allow!(
+        SYS_setsockopt,
+        "TCP_NODELAY on an accepted connection",
+        &[&[
+            Arg::Eq(1, libc::IPPROTO_TCP as u64),
+            Arg::Eq(2, libc::TCP_NODELAY as u64)
+        ]]
+    ),
+    allow!(SYS_getsockname, "an accepted connection's addresses"),
+    allow!(SYS_getpeername, "an accepted connection's addresses"),
+    allow!(
+        SYS_pipe2,
+        "an instance's stdin, stdout and stderr, close-on-exec",
+        &[&[Arg::Eq(1, libc::O_CLOEXEC as u64)]]
+    ),
+    allow!(
+        SYS_fcntl,
+        "F_GETFD (std's checks), F_GETFL and F_SETFL (our pipe ends non-blocking)",
+        &[
+            &[Arg::Eq(1, libc::F_GETFD as u64)],
+            &[Arg::Eq(1, libc::F_GETFL as u64)],
+            &[Arg::Eq(1, libc::F_SETFL as u64)],
+        ]
+    ),
+    allow!(SYS_fstat, "checking a pipe end is a pipe"),
+    allow!(
+        SYS_newfstatat,
+        "AT_EMPTY_PATH only: glibc's fstat, checking a pipe end is a pipe",
+        &[&[Arg::Eq(3, libc::AT_EMPTY_PATH as u64)]]
+    ),
+    allow!(SYS_clock_nanosleep, "backing off after a failed accept"),
+    allow!(SYS_nanosleep, "backing off after a failed accept"),
+    allow!(SYS_gettid, "std's thread bookkeeping"),
+    allow!(
+        SYS_rt_sigaction,
+        "SIGINT and SIGTERM only: watching for the graceful stop",
+        &[
+            &[Arg::Eq(0, libc::SIGINT as u64)],
+            &[Arg::Eq(0, libc::SIGTERM as u64)],
+        ]
+    ),
+];
+
 /// The kinds of thread a running `wasc` has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ThreadKind {
@@ -244,6 +315,7 @@ pub enum ThreadKind {
     Vcpu,
     Ticker,
     Worker,
+    Network,
 }
 
 impl ThreadKind {
@@ -253,6 +325,7 @@ impl ThreadKind {
             ThreadKind::Vcpu => "vCPU",
             ThreadKind::Ticker => "epoch ticker",
             ThreadKind::Worker => "worker",
+            ThreadKind::Network => "network",
         }
     }
 
@@ -263,6 +336,7 @@ impl ThreadKind {
             ThreadKind::Vcpu => (VCPU, &[]),
             ThreadKind::Ticker => (TICKER, &[]),
             ThreadKind::Worker => (FUNCTION, WORKER),
+            ThreadKind::Network => (NETWORK, &[]),
         };
         COMMON.iter().chain(own).chain(more)
     }

@@ -1,7 +1,7 @@
 //! `docs/threat-model.md` lists, per kind of thread, exactly the system
 //! calls the policy allows.
 
-use wasc_seccomp::policy::{Allow, COMMON, FUNCTION, TICKER, VCPU, WORKER};
+use wasc_seccomp::policy::{Allow, COMMON, FUNCTION, NETWORK, TICKER, VCPU, WORKER};
 
 /// The backquoted names in the first column of the table under `heading`.
 fn documented(doc: &str, heading: &str) -> Vec<String> {
@@ -41,4 +41,5 @@ fn the_threat_model_lists_exactly_the_allowed_calls() {
     assert_eq!(documented(&doc, "vCPU thread"), policy(VCPU));
     assert_eq!(documented(&doc, "Epoch ticker"), policy(TICKER));
     assert_eq!(documented(&doc, "Worker thread"), policy(WORKER));
+    assert_eq!(documented(&doc, "Network thread"), policy(NETWORK));
 }

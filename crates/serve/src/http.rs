@@ -40,10 +40,15 @@ pub struct ServeConfig {
     pub max_body: usize,
     /// The largest response (headers and body); past it, 500.
     pub max_response: usize,
+    /// Confine the network threads, and the thread that calls
+    /// [`Server::run`], with the network seccomp policy (`wasc serve`
+    /// does; that thread must do nothing else afterwards).
+    pub confine: bool,
 }
 
 /// What the request handlers share.
 struct Shared {
+    confine: bool,
     routes: Vec<Route>,
     workers: Workers,
     max_body: usize,
@@ -106,6 +111,7 @@ impl Server {
         Ok(Self {
             listener,
             shared: Arc::new(Shared {
+                confine: config.confine,
                 routes: config.routes,
                 workers,
                 max_body: config.max_body,
@@ -142,21 +148,35 @@ impl Server {
     /// Serves until `stop` completes; then accepts nothing more, lets the
     /// requests in flight finish, and stops the workers.
     pub fn run(self, stop: impl std::future::Future<Output = ()>) -> Result<(), Error> {
+        let confine = self.shared.confine;
         let network = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("wasc-net")
             .enable_io()
             .enable_time()
+            .on_thread_start(move || {
+                if confine {
+                    confine_network_thread();
+                }
+            })
             .build()
             .map_err(Error::Start)?;
         let Server {
             listener, shared, ..
         } = self;
+        // Before confinement: `FIONBIO` is no call of the network policy.
+        listener.set_nonblocking(true).map_err(Error::Start)?;
+        let listener = {
+            let _context = network.enter();
+            tokio::net::TcpListener::from_std(listener).map_err(Error::Start)?
+        };
+        if confine {
+            wasc_seccomp::install(wasc_seccomp::ThreadKind::Network)
+                .map_err(|e| Error::Start(std::io::Error::other(e.to_string())))?;
+        }
         let serving = shared.clone();
         network.block_on(async move {
             let shared = serving;
-            listener.set_nonblocking(true).map_err(Error::Start)?;
-            let listener = tokio::net::TcpListener::from_std(listener).map_err(Error::Start)?;
             let graceful = hyper_util::server::graceful::GracefulShutdown::new();
             tokio::pin!(stop);
             loop {
@@ -201,6 +221,15 @@ impl Server {
             Err(_) => eprintln!("wasc serve: a request outlived the server"),
         }
         Ok(())
+    }
+}
+
+/// A tokio thread's start: it runs no code of ours before this, so a
+/// failure can only end the process, with one line.
+fn confine_network_thread() {
+    if let Err(e) = wasc_seccomp::install(wasc_seccomp::ThreadKind::Network) {
+        eprintln!("wasc serve: confining a network thread: {e}");
+        std::process::exit(1);
     }
 }
 

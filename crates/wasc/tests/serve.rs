@@ -118,3 +118,41 @@ fn bad_set_ups_are_refused_in_one_line() {
         "starts with `/`",
     );
 }
+
+/// While `wasc serve` serves with VM isolation, every thread of the process
+/// that runs user code — main, network, workers, epoch ticker — is under a
+/// seccomp filter.
+#[test]
+fn every_thread_of_a_vm_server_is_confined() {
+    let mut child = wasc()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .arg(wasc_test_guests::WAGI_PROBE)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start wasc serve");
+    let mut log = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut first = String::new();
+    log.read_line(&mut first).expect("first log line");
+    let addr = first
+        .trim()
+        .strip_prefix("wasc serve: listening on http://")
+        .expect("listening line")
+        .to_owned();
+    // A request: every kind of thread has started and done its work once.
+    assert!(get(&addr, "/probe?env").starts_with("HTTP/1.1 200"));
+    let threads = wasc_seccomp::user_threads_of(child.id()).expect("read /proc");
+    let pid = libc::pid_t::try_from(child.id()).expect("pid");
+    // SAFETY: signalling the child this test started, by its pid.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    assert_eq!(child.wait().expect("wait").code(), Some(0));
+    let names: Vec<&str> = threads.iter().map(|t| t.name.as_str()).collect();
+    for expected in ["wasc", "wasc-net", "wasc-worker-0", "wasc-epoch"] {
+        assert!(
+            names.iter().any(|n| n.starts_with(expected)),
+            "{expected} missing: {names:?}"
+        );
+    }
+    for task in &threads {
+        assert_eq!(task.seccomp, 2, "thread {task:?} is not confined");
+    }
+}

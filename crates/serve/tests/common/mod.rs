@@ -43,6 +43,7 @@ pub fn config(isolation: Isolation, routes: Vec<Route>) -> ServeConfig {
         queue: 64,
         max_body: 64 << 10,
         max_response: 1 << 20,
+        confine: true,
     }
 }
 

@@ -90,6 +90,7 @@ impl ServeCommand {
             queue: self.queue,
             max_body: usize::try_from(self.max_body).context("--max-body")?,
             max_response: usize::try_from(self.max_response).context("--max-response")?,
+            confine: true,
         };
         let server = Server::bind(config)?;
         eprintln!("wasc serve: listening on http://{}", server.local_addr()?);
