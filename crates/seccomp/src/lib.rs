@@ -96,9 +96,25 @@ thread_local! {
     static KIND: Cell<Option<ThreadKind>> = const { Cell::new(None) };
 }
 
-/// Confines the calling thread to `kind`'s policy, for good.
+/// Confines the calling thread to `kind`'s policy, for good. Each kind's
+/// program is compiled once per process and reused: a pooled instance's
+/// vCPU thread confines itself at every start.
 pub fn install(kind: ThreadKind) -> Result<(), Error> {
-    install_program(kind, &filter(kind)?)
+    install_program(kind, compiled(kind)?)
+}
+
+/// `kind`'s program, compiled the first time it is asked for.
+fn compiled(kind: ThreadKind) -> Result<&'static BpfProgram, Error> {
+    // One slot per kind: `Network` is the last.
+    const KINDS: usize = ThreadKind::Network as usize + 1;
+    static PROGRAMS: [std::sync::OnceLock<BpfProgram>; KINDS] =
+        [const { std::sync::OnceLock::new() }; KINDS];
+    let slot = &PROGRAMS[kind as usize];
+    if let Some(program) = slot.get() {
+        return Ok(program);
+    }
+    let program = filter(kind)?;
+    Ok(slot.get_or_init(|| program))
 }
 
 /// [`install`] with a program built earlier by [`filter`]. Allocates

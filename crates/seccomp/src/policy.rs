@@ -310,6 +310,7 @@ pub const NETWORK: &[Allow] = &[
 
 /// The kinds of thread a running `wasc` has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
 pub enum ThreadKind {
     Function,
     Vcpu,
