@@ -108,6 +108,10 @@ pub const COMMON: &[Allow] = &[
         "time, when the vDSO falls back to the kernel"
     ),
     allow!(SYS_getrandom, "std's hash keys"),
+    allow!(
+        SYS_restart_syscall,
+        "resuming a sleep or wait interrupted by a stop (SIGSTOP and SIGCONT, a cgroup freezer, a debugger)"
+    ),
     allow!(SYS_exit, "thread exit"),
     allow!(SYS_exit_group, "process exit"),
     allow!(SYS_write, "stdio for the function; error reports"),

@@ -156,3 +156,38 @@ fn every_thread_of_a_vm_server_is_confined() {
         assert_eq!(task.seccomp, 2, "thread {task:?} is not confined");
     }
 }
+
+/// A stopped and continued server (job control, a cgroup freezer) serves
+/// on: its threads' interrupted sleeps resume through `restart_syscall`,
+/// which every policy allows.
+#[test]
+fn a_server_survives_sigstop_and_sigcont() {
+    let mut child = wasc()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .arg(wasc_test_guests::WAGI_PROBE)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start wasc serve");
+    let mut log = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut first = String::new();
+    log.read_line(&mut first).expect("first log line");
+    let addr = first
+        .trim()
+        .strip_prefix("wasc serve: listening on http://")
+        .expect("listening line")
+        .to_owned();
+    let pid = libc::pid_t::try_from(child.id()).expect("pid");
+    for signal in [libc::SIGSTOP, libc::SIGCONT] {
+        // SAFETY: signalling the child this test started, by its pid.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let answer = get(&addr, "/probe?env");
+    // SAFETY: as above.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    let status = child.wait().expect("wait");
+    let mut rest = String::new();
+    log.read_to_string(&mut rest).expect("log");
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}\n{rest}");
+    assert_eq!(status.code(), Some(0), "{rest}");
+}
