@@ -25,6 +25,16 @@ use crate::workers::{Done, Job, Workers};
 use crate::Error;
 use wasc_wagi::{self as wagi, RequestInfo, ResponseError, RouteInfo};
 
+/// A line for the server's log (stderr). A log that cannot be written
+/// (its reader gone) loses the line; it never stops a request, as
+/// `eprintln!`'s panic would.
+macro_rules! log {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
 /// Everything `wasc serve` is given.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -135,7 +145,7 @@ impl Server {
                 signal(SignalKind::interrupt()),
                 signal(SignalKind::terminate()),
             ) else {
-                eprintln!("wasc serve: cannot watch SIGINT and SIGTERM; stop it with SIGKILL");
+                log!("wasc serve: cannot watch SIGINT and SIGTERM; stop it with SIGKILL");
                 return std::future::pending().await;
             };
             tokio::select! {
@@ -187,7 +197,7 @@ impl Server {
                             // Out of descriptors, a reset before accept:
                             // keep serving the others.
                             Err(e) => {
-                                eprintln!("wasc serve: accept: {e}");
+                                log!("wasc serve: accept: {e}");
                                 tokio::time::sleep(Duration::from_millis(10)).await;
                                 continue;
                             }
@@ -218,7 +228,7 @@ impl Server {
         // Every connection has ended: let the workers finish and go.
         match Arc::try_unwrap(shared) {
             Ok(mut shared) => shared.workers.stop(),
-            Err(_) => eprintln!("wasc serve: a request outlived the server"),
+            Err(_) => log!("wasc serve: a request outlived the server"),
         }
         Ok(())
     }
@@ -228,7 +238,7 @@ impl Server {
 /// failure can only end the process, with one line.
 fn confine_network_thread() {
     if let Err(e) = wasc_seccomp::install(wasc_seccomp::ThreadKind::Network) {
-        eprintln!("wasc serve: confining a network thread: {e}");
+        log!("wasc serve: confining a network thread: {e}");
         std::process::exit(1);
     }
 }
@@ -246,12 +256,12 @@ async fn handle(
     let (response, start) = match serve(shared, id, peer, req).await {
         Ok(served) => served,
         Err(failure) => {
-            eprintln!("[req {id}] {}", failure.detail);
+            log!("[req {id}] {}", failure.detail);
             (plain(failure.status), None)
         }
     };
     let bytes = response.body().size_hint_exact();
-    eprintln!(
+    log!(
         "{peer} \"{method} {path}\" {} {bytes} {:.3}ms start={}",
         response.status().as_u16(),
         started.elapsed().as_secs_f64() * 1e3,
@@ -420,7 +430,7 @@ async fn serve(
     let ((), (stdout, overflowed), stderr, done) =
         tokio::join!(write_body, read_stdout, read_stderr, done_rx);
     for line in String::from_utf8_lossy(&stderr).lines() {
-        eprintln!("[req {id}] stderr: {line}");
+        log!("[req {id}] stderr: {line}");
     }
     let Ok(Done { outcome, start }) = done else {
         return Err(fail(

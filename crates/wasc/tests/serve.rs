@@ -27,23 +27,44 @@ fn get(addr: &str, target: &str) -> String {
     response
 }
 
+/// A `wasc serve` child on an ephemeral loopback port: the child, its log,
+/// and the address it announced.
+fn serve(
+    args: &[&str],
+) -> (
+    std::process::Child,
+    BufReader<std::process::ChildStderr>,
+    String,
+) {
+    let mut child = wasc()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .arg(wasc_test_guests::WAGI_PROBE)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start wasc serve");
+    let mut log = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut first = String::new();
+    log.read_line(&mut first).expect("first log line");
+    let addr = first
+        .trim()
+        .strip_prefix("wasc serve: listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .to_owned();
+    (child, log, addr)
+}
+
+/// Sends `signal` to the child this test started, by its pid.
+fn signal(child: &std::process::Child, signal: libc::c_int) {
+    let pid = libc::pid_t::try_from(child.id()).expect("pid");
+    // SAFETY: kill with the pid of our own child.
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+}
+
 #[test]
 fn sigterm_stops_gracefully_after_the_request_in_flight() {
     for isolation in ["vm", "none"] {
-        let mut child = wasc()
-            .args(["serve", "--listen", "127.0.0.1:0", "--isolation", isolation])
-            .arg(wasc_test_guests::WAGI_PROBE)
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start wasc serve");
-        let mut log = BufReader::new(child.stderr.take().expect("stderr"));
-        let mut first = String::new();
-        log.read_line(&mut first).expect("first log line");
-        let addr = first
-            .trim()
-            .strip_prefix("wasc serve: listening on http://")
-            .unwrap_or_else(|| panic!("{isolation}: unexpected first line {first:?}"))
-            .to_owned();
+        let (mut child, mut log, addr) = serve(&["--isolation", isolation]);
         let hello = get(&addr, "/hello?env");
         assert!(hello.starts_with("HTTP/1.1 200"), "{isolation}: {hello}");
         assert!(hello.contains("PATH_INFO=/hello"), "{isolation}: {hello}");
@@ -53,9 +74,7 @@ fn sigterm_stops_gracefully_after_the_request_in_flight() {
             std::thread::spawn(move || get(&addr, "/slow?sleep=500"))
         };
         std::thread::sleep(Duration::from_millis(150));
-        let pid = libc::pid_t::try_from(child.id()).expect("pid");
-        // SAFETY: signalling the child this test started, by its pid.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+        signal(&child, libc::SIGTERM);
         let answered = in_flight.join().expect("client");
         assert!(
             answered.starts_with("HTTP/1.1 200"),
@@ -124,26 +143,11 @@ fn bad_set_ups_are_refused_in_one_line() {
 /// seccomp filter.
 #[test]
 fn every_thread_of_a_vm_server_is_confined() {
-    let mut child = wasc()
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .arg(wasc_test_guests::WAGI_PROBE)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start wasc serve");
-    let mut log = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut first = String::new();
-    log.read_line(&mut first).expect("first log line");
-    let addr = first
-        .trim()
-        .strip_prefix("wasc serve: listening on http://")
-        .expect("listening line")
-        .to_owned();
+    let (mut child, _log, addr) = serve(&[]);
     // A request: every kind of thread has started and done its work once.
     assert!(get(&addr, "/probe?env").starts_with("HTTP/1.1 200"));
     let threads = wasc_seccomp::user_threads_of(child.id()).expect("read /proc");
-    let pid = libc::pid_t::try_from(child.id()).expect("pid");
-    // SAFETY: signalling the child this test started, by its pid.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    signal(&child, libc::SIGTERM);
     assert_eq!(child.wait().expect("wait").code(), Some(0));
     let names: Vec<&str> = threads.iter().map(|t| t.name.as_str()).collect();
     for expected in ["wasc", "wasc-net", "wasc-worker-0", "wasc-epoch"] {
@@ -162,32 +166,33 @@ fn every_thread_of_a_vm_server_is_confined() {
 /// which every policy allows.
 #[test]
 fn a_server_survives_sigstop_and_sigcont() {
-    let mut child = wasc()
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .arg(wasc_test_guests::WAGI_PROBE)
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start wasc serve");
-    let mut log = BufReader::new(child.stderr.take().expect("stderr"));
-    let mut first = String::new();
-    log.read_line(&mut first).expect("first log line");
-    let addr = first
-        .trim()
-        .strip_prefix("wasc serve: listening on http://")
-        .expect("listening line")
-        .to_owned();
-    let pid = libc::pid_t::try_from(child.id()).expect("pid");
-    for signal in [libc::SIGSTOP, libc::SIGCONT] {
-        // SAFETY: signalling the child this test started, by its pid.
-        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+    let (mut child, mut log, addr) = serve(&[]);
+    for stop_or_go in [libc::SIGSTOP, libc::SIGCONT] {
+        signal(&child, stop_or_go);
         std::thread::sleep(Duration::from_millis(200));
     }
     let answer = get(&addr, "/probe?env");
-    // SAFETY: as above.
-    unsafe { libc::kill(pid, libc::SIGTERM) };
+    signal(&child, libc::SIGTERM);
     let status = child.wait().expect("wait");
     let mut rest = String::new();
     log.read_to_string(&mut rest).expect("log");
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}\n{rest}");
     assert_eq!(status.code(), Some(0), "{rest}");
+}
+
+/// A server whose log reader is gone (stderr closed) serves on: a log line
+/// that cannot be written is lost, not a failed request.
+#[test]
+fn a_closed_log_does_not_stop_requests() {
+    let (mut child, log, addr) = serve(&[]);
+    drop(log);
+    for _ in 0..3 {
+        let answer = get(&addr, "/probe?stderr");
+        assert!(
+            answer.starts_with("HTTP/1.1 200") && answer.ends_with("logged"),
+            "{answer}"
+        );
+    }
+    signal(&child, libc::SIGTERM);
+    assert_eq!(child.wait().expect("wait").code(), Some(0));
 }

@@ -1,5 +1,6 @@
 //! `wasc serve`: WAGI HTTP functions, a fresh instance per request.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -95,7 +96,8 @@ impl ServeCommand {
         let server = Server::bind(config)?;
         eprintln!("wasc serve: listening on http://{}", server.local_addr()?);
         server.run_until_signal()?;
-        eprintln!("wasc serve: stopped");
+        // The log may be gone (its reader closed): the stop still succeeds.
+        let _ = writeln!(std::io::stderr(), "wasc serve: stopped");
         Ok(ExitCode::SUCCESS)
     }
 }
