@@ -203,6 +203,7 @@ impl RunConfig {
             argv: self.argv()?,
             env: self.environment()?,
             dirs: self.dirs.clone(),
+            opened_dirs: Vec::new(),
             tmpfs: self.tmpfs.clone(),
             tcplisten: self.tcplisten.clone(),
             stdio: crate::Stdio::default(),

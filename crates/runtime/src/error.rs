@@ -80,10 +80,12 @@ pub enum Error {
     #[error("module `{}` was compiled by another runtime", .0.display())]
     ForeignModule(PathBuf),
     #[error(
-        "a confined worker thread cannot open --dir or --tcplisten grants; \
-         give those instances to an unconfined thread"
+        "a confined worker thread cannot open --dir paths or --tcplisten grants; \
+         open directories in advance (InstanceConfig::opened_dirs)"
     )]
     ConfinedWorkerGrants,
+    #[error("opened_dirs must hold one directory per --dir")]
+    OpenedDirsMismatch,
     #[error("confining wasc with seccomp: {0}")]
     Confine(String),
 }

@@ -19,6 +19,12 @@ pub struct InstanceConfig {
     pub env: Vec<(String, String)>,
     /// Host directories, preopened in order after the listeners.
     pub dirs: Vec<DirMapping>,
+    /// The same directories opened in advance ([`crate::open_dir`]), one
+    /// per entry of `dirs`, or empty to open `dirs` per instance. A
+    /// confined worker has no `open`: a server opens its routes' directories
+    /// once and each VM instance gets duplicates. (In process, wasmtime-wasi
+    /// opens `dirs` by path.)
+    pub opened_dirs: Vec<std::sync::Arc<OwnedFd>>,
     /// In-VM memory file systems, preopened after `dirs`. In process, an
     /// empty temporary directory stands in for each.
     pub tmpfs: Vec<TmpfsMount>,
@@ -26,6 +32,23 @@ pub struct InstanceConfig {
     pub tcplisten: Vec<TcpListen>,
     pub stdio: Stdio,
     pub limits: Limits,
+}
+
+/// Opens a `--dir` for [`InstanceConfig::opened_dirs`]: it must be a
+/// directory.
+pub fn open_dir(dir: &DirMapping) -> Result<OwnedFd, Error> {
+    std::fs::File::open(&dir.host)
+        .and_then(|f| {
+            if f.metadata()?.is_dir() {
+                Ok(OwnedFd::from(f))
+            } else {
+                Err(std::io::Error::from_raw_os_error(libc::ENOTDIR))
+            }
+        })
+        .map_err(|source| Error::OpenDir {
+            host: dir.host.clone(),
+            source,
+        })
 }
 
 /// An instance's standard streams: each its own descriptor (a pipe end, a

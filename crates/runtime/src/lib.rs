@@ -26,7 +26,7 @@ pub use config::{DirMapping, EnvVar, Isolation, RunConfig, TcpListen, TmpfsMount
 pub use deadline::{GRACE, TICK, TIMEOUT_EXIT_STATUS};
 pub use error::Error;
 pub use host::{confine_worker, engine_config, FunctionModule, HostConfig, Runtime, VmSource};
-pub use instance::{Instance, InstanceConfig, Stdio};
+pub use instance::{open_dir, Instance, InstanceConfig, Stdio};
 pub use limits::{parse_max_fds, parse_size, parse_timeout, Limits, Timeout, MAX_FDS};
 pub use outcome::{Outcome, TRAP_EXIT_STATUS};
 

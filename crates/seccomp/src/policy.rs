@@ -214,6 +214,11 @@ pub const TICKER: &[Allow] = &[
 pub const WORKER: &[Allow] = &[
     allow!(SYS_pipe2, "the instance's stdio pipes"),
     allow!(
+        SYS_fcntl,
+        "F_DUPFD_CLOEXEC: an instance's copy of a directory opened in advance",
+        &[&[Arg::Eq(1, libc::F_DUPFD_CLOEXEC as u64)]]
+    ),
+    allow!(
         SYS_ioctl,
         "TCGETS: whether the instance's stdio is a terminal; KVM: a new VM cloned from sysd's template when the pool is empty (create the VM and its vCPU, set CPUID, read the TSC rate and MSRs), and resetting a VM given back (set registers, special registers, FPU)",
         &[

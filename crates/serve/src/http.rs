@@ -60,6 +60,9 @@ pub struct ServeConfig {
 struct Shared {
     confine: bool,
     routes: Vec<Route>,
+    /// Each route's `--dir`s, opened at start: confined workers cannot
+    /// open paths, so every instance gets duplicates of these.
+    dirs: Vec<Vec<Arc<OwnedFd>>>,
     workers: Workers,
     max_body: usize,
     max_response: usize,
@@ -118,10 +121,22 @@ impl Server {
                 source,
             })?;
         let port = listener.local_addr().map_err(Error::Start)?.port();
+        let dirs = config
+            .routes
+            .iter()
+            .map(|route| {
+                route
+                    .dirs
+                    .iter()
+                    .map(|dir| wasc_runtime::open_dir(dir).map(Arc::new))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             listener,
             shared: Arc::new(Shared {
                 confine: config.confine,
+                dirs,
                 routes: config.routes,
                 workers,
                 max_body: config.max_body,
@@ -374,6 +389,7 @@ async fn serve(
         argv: wagi::argv(&request, &info),
         env: wagi::environment(&request, &info, &route.env),
         dirs: route.dirs.clone(),
+        opened_dirs: shared.dirs[index].clone(),
         tmpfs: route.tmpfs.clone(),
         tcplisten: Vec::new(),
         stdio: Stdio {

@@ -196,6 +196,32 @@ fn every_request_gets_a_fresh_instance() {
     }
 }
 
+/// A route's `--dir` is opened once at start; every instance — on a
+/// confined worker with VM isolation — gets its own copy.
+#[test]
+fn a_routes_directory_reaches_every_instance() {
+    let data = tempfile::tempdir().expect("temp dir");
+    std::fs::write(data.path().join("a.txt"), "from the host").expect("write");
+    let mut answers = Vec::new();
+    for mode in MODES {
+        let mut files = route("/files/...");
+        files.dirs = vec![format!("{}::/data", data.path().display())
+            .parse()
+            .expect("dir")];
+        let server = start(config(mode, vec![files]));
+        for _ in 0..3 {
+            answers.push((mode, get(server.addr, "/files?read=/data/a.txt")));
+        }
+        answers.push((mode, get(server.addr, "/files?read=/data/missing")));
+        server.stop().expect("stop");
+    }
+    for (mode, reply) in answers.iter().filter(|(_, r)| r.status == 200) {
+        assert_eq!(reply.text(), "from the host", "{mode:?}");
+    }
+    let statuses: Vec<u16> = answers.iter().map(|(_, r)| r.status).collect();
+    assert_eq!(statuses, [200, 200, 200, 404, 200, 200, 200, 404]);
+}
+
 #[test]
 fn a_full_queue_is_503_and_the_rest_are_served() {
     for mode in [Isolation::Vm, Isolation::None] {

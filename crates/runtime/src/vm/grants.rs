@@ -8,25 +8,24 @@ use wasc_executor::StdioFd;
 
 use crate::{Error, InstanceConfig};
 
+/// The instance's directory handles: duplicates of the ones opened in
+/// advance (`InstanceConfig::opened_dirs`), or the `--dir` paths opened
+/// now.
 pub(super) fn open_dirs(config: &InstanceConfig) -> Result<Vec<OwnedFd>, Error> {
-    config
-        .dirs
-        .iter()
-        .map(|dir| {
-            std::fs::File::open(&dir.host)
-                .and_then(|f| {
-                    if f.metadata()?.is_dir() {
-                        Ok(OwnedFd::from(f))
-                    } else {
-                        Err(std::io::Error::from_raw_os_error(libc::ENOTDIR))
-                    }
-                })
-                .map_err(|source| Error::OpenDir {
-                    host: dir.host.clone(),
+    if !config.opened_dirs.is_empty() {
+        return config
+            .opened_dirs
+            .iter()
+            .zip(&config.dirs)
+            .map(|(dir, mapping)| {
+                dir.try_clone().map_err(|source| Error::OpenDir {
+                    host: mapping.host.clone(),
                     source,
                 })
-        })
-        .collect()
+            })
+            .collect();
+    }
+    config.dirs.iter().map(crate::open_dir).collect()
 }
 
 /// Binds and listens on every `--tcplisten` address, in order (the

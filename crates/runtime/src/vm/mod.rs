@@ -131,10 +131,14 @@ impl VmHost {
         }
         // A confined worker cannot open a directory or bind a socket: say
         // so rather than die of the forbidden call.
+        let opens_paths = !config.dirs.is_empty() && config.opened_dirs.is_empty();
         if wasc_seccomp::current() == Some(ThreadKind::Worker)
-            && !(config.dirs.is_empty() && config.tcplisten.is_empty())
+            && (opens_paths || !config.tcplisten.is_empty())
         {
             return Err(Error::ConfinedWorkerGrants);
+        }
+        if !config.opened_dirs.is_empty() && config.opened_dirs.len() != config.dirs.len() {
+            return Err(Error::OpenedDirsMismatch);
         }
         let strings = grants::instance_data(&config)?;
         let preopens = grants::open_dirs(&config)?;

@@ -7,6 +7,7 @@
 //! - `status=NNN`, `location=URL`, `header=NAME:VALUE` (repeatable): those
 //!   header lines, then `done`.
 //! - `raw=TEXT`: TEXT exactly as stdout (malformed responses).
+//! - `read=PATH`: the file's text (a route's `--dir`), or 404.
 //! - `count`: a global counter and a file in `/tmp` (a tmpfs), both
 //!   reported: a fresh instance always says 1 and finds no earlier file.
 //! - `trap`, `exit=N`, `spin`, `sleep=MS`, `oom`, `fds`, `close-stdout`,
@@ -49,6 +50,11 @@ fn main() {
             write!(out, "\ndone").expect("write");
         }
         "raw" => out.write_all(value.as_bytes()).expect("write"),
+        "read" => match std::fs::read_to_string(value) {
+            Ok(text) => write!(out, "Content-Type: text/plain\n\n{text}"),
+            Err(e) => write!(out, "Status: 404\nContent-Type: text/plain\n\n{e}"),
+        }
+        .expect("write"),
         "count" => {
             // SAFETY: one thread; a global is what the test is about.
             let count = unsafe {
