@@ -27,10 +27,24 @@ fn get(addr: &str, target: &str) -> String {
     response
 }
 
-/// A `wasc serve` child on an ephemeral loopback port: the child, its log,
-/// and the address it announced.
+/// A `wasc serve` child on an ephemeral loopback port serving the probe at
+/// every path: the child, its log, and the address it announced.
 fn serve(
     args: &[&str],
+) -> (
+    std::process::Child,
+    BufReader<std::process::ChildStderr>,
+    String,
+) {
+    let mut all: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    all.push(std::ffi::OsStr::new(wasc_test_guests::WAGI_PROBE));
+    start(&all)
+}
+
+/// `wasc serve --listen 127.0.0.1:0 ARGS…`, once it has said where it
+/// listens.
+fn start(
+    args: &[&std::ffi::OsStr],
 ) -> (
     std::process::Child,
     BufReader<std::process::ChildStderr>,
@@ -39,7 +53,6 @@ fn serve(
     let mut child = wasc()
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(args)
-        .arg(wasc_test_guests::WAGI_PROBE)
         .stderr(Stdio::piped())
         .spawn()
         .expect("start wasc serve");
@@ -195,4 +208,44 @@ fn a_closed_log_does_not_stop_requests() {
     }
     signal(&child, libc::SIGTERM);
     assert_eq!(child.wait().expect("wait").code(), Some(0));
+}
+
+/// `--routes FILE`: two routes with their own env, directory (relative to
+/// the file) and argv template, served by one process.
+#[test]
+fn a_routes_file_serves_each_route_with_its_own_grants() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::create_dir(dir.path().join("data")).expect("data dir");
+    std::fs::write(dir.path().join("data/x.txt"), "route data").expect("write");
+    let routes = dir.path().join("routes.toml");
+    std::fs::write(
+        &routes,
+        format!(
+            "[[route]]\npath = \"/env\"\nmodule = {probe:?}\nenv = [\"WHO=env route\"]\nargv = \"probe env ${{ARGS}} end\"\n\n\
+             [[route]]\npath = \"/files/...\"\nmodule = {probe:?}\ndir = [\"data::/data\"]\ntimeout = \"5s\"\n",
+            probe = wasc_test_guests::WAGI_PROBE
+        ),
+    )
+    .expect("write routes");
+    let (mut child, _log, addr) = start(&["--routes".as_ref(), routes.as_os_str()]);
+    let env = get(&addr, "/env?a=1");
+    let file = get(&addr, "/files/any?read=/data/x.txt");
+    let missing = get(&addr, "/elsewhere");
+    signal(&child, libc::SIGTERM);
+    assert_eq!(child.wait().expect("wait").code(), Some(0));
+    assert!(env.starts_with("HTTP/1.1 200"), "{env}");
+    for line in [
+        "argv[0]=probe",
+        "argv[2]=a=1",
+        "argv[3]=end",
+        "WHO=env route",
+        "X_MATCHED_ROUTE=/env",
+    ] {
+        assert!(env.contains(line), "{line}: {env}");
+    }
+    assert!(
+        file.starts_with("HTTP/1.1 200") && file.ends_with("route data"),
+        "{file}"
+    );
+    assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
 }
