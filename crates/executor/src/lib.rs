@@ -88,16 +88,27 @@ pub struct Executor {
     refused: u64,
     /// The instance's deadline: no `Wait` lasts past it.
     deadline: Option<std::time::Instant>,
+    /// A `Wait` found the deadline passed (and answered `INTR`).
+    past_deadline: bool,
 }
 
 impl Executor {
     /// Handles 0–2 are the host's stdio; `preopens` (directories granted with
     /// `--dir`) become handles 3, 4, … in order.
     pub fn new(preopens: Vec<OwnedFd>) -> Self {
+        Self::from_table(handles::HandleTable::new(
+            StdioFd::host(),
+            Vec::new(),
+            preopens,
+        ))
+    }
+
+    fn from_table(handles: handles::HandleTable) -> Self {
         Self {
-            handles: handles::HandleTable::new(StdioFd::host(), Vec::new(), preopens),
+            handles,
             refused: 0,
             deadline: None,
+            past_deadline: false,
         }
     }
 
@@ -124,11 +135,9 @@ impl Executor {
         for listener in &listeners {
             sockets::make_nonblocking(listener)?;
         }
-        Ok(Self {
-            handles: handles::HandleTable::new(stdio, listeners, preopens),
-            refused: 0,
-            deadline: None,
-        })
+        Ok(Self::from_table(handles::HandleTable::new(
+            stdio, listeners, preopens,
+        )))
     }
 
     /// Validates and performs one op. The result is the op's value, or the
@@ -139,15 +148,8 @@ impl Executor {
         memory: &LinearMemory,
         scratch: &mut [u8; SCRATCH_LEN],
     ) -> Result<u64, Errno> {
-        let bounded;
-        let op = match self.bound_wait(op) {
-            Ok(Some(op)) => {
-                bounded = op;
-                &bounded
-            }
-            Ok(None) => op,
-            Err(errno) => return Err(errno),
-        };
+        let bounded = self.bound_wait(op)?;
+        let op = bounded.as_ref().unwrap_or(op);
         match ops::execute(&mut self.handles, op, memory, scratch) {
             Ok(value) => Ok(value),
             Err(Failure::Host(errno)) => Err(errno),
@@ -161,14 +163,22 @@ impl Executor {
     /// Bounds every later `Wait` by `deadline` (the instance's
     /// `--timeout`): a wait ends by then, and once it has passed a wait is
     /// `INTR` at once, so a function blocked in `poll_oneoff` comes back to
-    /// its code, where the deadline ends it.
+    /// its code, where the deadline ends it ([`Executor::past_deadline`]).
     pub fn set_deadline(&mut self, deadline: Option<std::time::Instant>) {
         self.deadline = deadline;
+        self.past_deadline = false;
+    }
+
+    /// Whether a `Wait` has found the deadline passed: the call that made
+    /// it must end the module. Reading it costs no clock read, so the
+    /// forwarder checks it after every call.
+    pub fn past_deadline(&self) -> bool {
+        self.past_deadline
     }
 
     /// `op` with its timeout cut to the deadline, if it is a `Wait` that
     /// would outlast it; `INTR` if the deadline has passed.
-    fn bound_wait(&self, op: &HostOp) -> Result<Option<HostOp>, Errno> {
+    fn bound_wait(&mut self, op: &HostOp) -> Result<Option<HostOp>, Errno> {
         let Some(deadline) = self.deadline else {
             return Ok(None);
         };
@@ -177,6 +187,7 @@ impl Executor {
         }
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         if left.is_zero() {
+            self.past_deadline = true;
             return Err(Errno::INTR);
         }
         let left = u64::try_from(left.as_nanos()).unwrap_or(u64::MAX - 1);

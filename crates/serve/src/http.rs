@@ -275,7 +275,9 @@ async fn handle(
             (plain(failure.status), None)
         }
     };
-    let bytes = response.body().size_hint_exact();
+    let bytes = hyper::body::Body::size_hint(response.body())
+        .exact()
+        .unwrap_or(0);
     log!(
         "{peer} \"{method} {path}\" {} {bytes} {:.3}ms start={}",
         response.status().as_u16(),
@@ -308,16 +310,6 @@ fn plain(status: StatusCode) -> Response<Full<Bytes>> {
         hyper::header::HeaderValue::from_static("text/plain"),
     );
     response
-}
-
-trait ExactSize {
-    fn size_hint_exact(&self) -> u64;
-}
-
-impl ExactSize for Full<Bytes> {
-    fn size_hint_exact(&self) -> u64 {
-        hyper::body::Body::size_hint(self).exact().unwrap_or(0)
-    }
 }
 
 async fn serve(
@@ -456,27 +448,23 @@ async fn serve(
     };
     let outcome =
         outcome.map_err(|e| fail(StatusCode::INTERNAL_SERVER_ERROR, format!("instance: {e}")))?;
-    let respond = |failure: Failure| Err(failure);
-    match outcome {
-        Outcome::Exited(0) => {}
-        Outcome::TimedOut(limit) => {
-            return respond(fail(
-                StatusCode::GATEWAY_TIMEOUT,
-                format!("past its --timeout of {limit:?}"),
-            ))
-        }
-        Outcome::Exited(status) => {
-            return respond(fail(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                format!("exited with status {status}"),
-            ))
-        }
+    let failed = match outcome {
+        Outcome::Exited(0) => None,
+        Outcome::TimedOut(limit) => Some(fail(
+            StatusCode::GATEWAY_TIMEOUT,
+            format!("past its --timeout of {limit:?}"),
+        )),
+        Outcome::Exited(status) => Some(fail(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("exited with status {status}"),
+        )),
         Outcome::Trapped(e) | Outcome::Failed(e) => {
-            return respond(fail(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))
+            Some(fail(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))
         }
-        Outcome::NotStarted(e) => {
-            return respond(fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
-        }
+        Outcome::NotStarted(e) => Some(fail(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+    };
+    if let Some(failure) = failed {
+        return Err(failure);
     }
     if overflowed {
         return Err(fail(

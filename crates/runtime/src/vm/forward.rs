@@ -86,12 +86,9 @@ fn forward(
     let reply = instance
         .vm
         .call_with(id, &args[..params.len()], &mut host)?;
-    // A call that ends past the deadline (a wait the executor cut short)
+    // A call whose wait met the deadline (the executor answered it `INTR`)
     // ends the module as its next epoch check would.
-    if instance
-        .deadline
-        .is_some_and(|deadline| std::time::Instant::now() >= deadline)
-    {
+    if instance.executor.past_deadline() {
         return Err(wasmtime::Trap::Interrupt.into());
     }
     match reply.status {

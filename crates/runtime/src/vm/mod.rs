@@ -40,8 +40,6 @@ pub(crate) struct Instance {
     /// The linear memory currently mapped into sysd: `(base, len)`.
     window: (usize, usize),
     limits: StoreLimits,
-    /// When the instance's `--timeout` ends it.
-    deadline: Option<Instant>,
 }
 
 impl HasLimits for Instance {
@@ -194,7 +192,6 @@ impl VmHost {
                 memory: None,
                 window: (0, 0),
                 limits: config.limits.store_limits(),
-                deadline: None,
             },
         );
         store.limiter(|data| data.limits());
@@ -224,9 +221,8 @@ impl VmInstance {
     ) -> (wasmtime::Result<wasmtime::Result<()>>, Option<Instant>) {
         let store = self.store.as_mut().expect("a live instance has a store");
         let deadline = crate::deadline::arm(store, timeout);
-        // A wait in the host ends by the deadline too, and a call that
-        // returns past it ends the module (`forward`).
-        store.data_mut().deadline = deadline;
+        // A wait in the host ends by the deadline too, and a call whose
+        // wait met it ends the module (`forward`).
         store.data_mut().executor.set_deadline(deadline);
         let result = self.pre.instantiate(&mut *store).and_then(|wasm| {
             let start = wasm.get_typed_func::<(), ()>(&mut *store, "_start")?;
