@@ -124,7 +124,7 @@ pub struct RunConfig {
     pub transport: Transport,
     pub limits: crate::Limits,
     /// The KVM device (`/dev/kvm`; tests point it elsewhere).
-    pub kvm_device: PathBuf,
+    pub kvm_device: crate::KvmDevice,
     /// In-VM memory file systems (`--tmpfs`), preopened after `dirs`.
     pub tmpfs: Vec<TmpfsMount>,
     /// Listening TCP sockets to bind and pre-open (`--tcplisten`), as fds 3,
@@ -291,7 +291,7 @@ mod tests {
             isolation: Isolation::None,
             transport: Transport::Poll,
             limits: crate::Limits::default(),
-            kvm_device: PathBuf::from("/dev/kvm"),
+            kvm_device: crate::KvmDevice::default(),
             tmpfs: Vec::new(),
             tcplisten: Vec::new(),
         };
@@ -310,7 +310,7 @@ mod tests {
             isolation: Isolation::None,
             transport: Transport::Poll,
             limits: crate::Limits::default(),
-            kvm_device: PathBuf::from("/dev/kvm"),
+            kvm_device: crate::KvmDevice::default(),
             tmpfs: Vec::new(),
             tcplisten: Vec::new(),
         };

@@ -18,6 +18,8 @@ pub enum Error {
     ModuleTooLarge { path: PathBuf, size: u64 },
     #[error("the KVM device path `{}` contains a NUL byte", .0.display())]
     BadKvmPath(PathBuf),
+    #[error("failed to duplicate the inherited KVM device: {0}")]
+    DupKvm(std::io::Error),
     #[error("{0}; VM isolation needs KVM (`--isolation none` runs WASI in this process instead)")]
     NoKvm(wasc_vmm::Error),
     #[error("failed to parse module `{}` as WebAssembly text: {message}", path.display())]

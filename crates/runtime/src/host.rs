@@ -2,8 +2,9 @@
 //! engine every caller shares, compiled modules ([`FunctionModule`]), and
 //! the instances made from them.
 
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use wasmtime::{Config, Engine};
 
@@ -24,6 +25,28 @@ pub enum VmSource {
     Pool,
 }
 
+/// Where the host's KVM comes from.
+#[derive(Debug, Clone)]
+pub enum KvmDevice {
+    /// A device node to open (`/dev/kvm`; tests point it elsewhere).
+    Path(PathBuf),
+    /// A KVM device the caller already holds: a container's process gets
+    /// one from its shim (docs/containerd.md).
+    Open(Arc<OwnedFd>),
+}
+
+impl Default for KvmDevice {
+    fn default() -> Self {
+        Self::Path(PathBuf::from("/dev/kvm"))
+    }
+}
+
+impl From<PathBuf> for KvmDevice {
+    fn from(path: PathBuf) -> Self {
+        Self::Path(path)
+    }
+}
+
 /// What a host sets once for all its instances.
 #[derive(Debug, Clone)]
 pub struct HostConfig {
@@ -31,7 +54,7 @@ pub struct HostConfig {
     /// How WASI calls reach sysd (VM isolation).
     pub transport: Transport,
     /// The KVM device (`/dev/kvm`; tests point it elsewhere).
-    pub kvm_device: PathBuf,
+    pub kvm_device: KvmDevice,
     /// Where instances' VMs come from.
     pub vm_source: VmSource,
     /// wasmtime's pooling allocator: for a process that makes many
@@ -48,7 +71,7 @@ impl HostConfig {
         Self {
             isolation,
             transport: Transport::Sync,
-            kvm_device: PathBuf::from("/dev/kvm"),
+            kvm_device: KvmDevice::default(),
             vm_source: VmSource::Pool,
             pooling: true,
         }

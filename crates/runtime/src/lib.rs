@@ -25,7 +25,9 @@ mod vm;
 pub use config::{DirMapping, EnvVar, Isolation, RunConfig, TcpListen, TmpfsMount, Transport};
 pub use deadline::{GRACE, TICK, TIMEOUT_EXIT_STATUS};
 pub use error::Error;
-pub use host::{confine_worker, engine_config, FunctionModule, HostConfig, Runtime, VmSource};
+pub use host::{
+    confine_worker, engine_config, FunctionModule, HostConfig, KvmDevice, Runtime, VmSource,
+};
 pub use instance::{open_dir, Instance, InstanceConfig, Stdio};
 pub use limits::{parse_max_fds, parse_size, parse_timeout, Limits, Timeout, MAX_FDS};
 pub use outcome::{Outcome, TRAP_EXIT_STATUS};
@@ -41,10 +43,20 @@ pub use outcome::{Outcome, TRAP_EXIT_STATUS};
 /// happens once it is instantiated is an [`Outcome`].
 pub fn run(config: &RunConfig) -> Result<Outcome, Error> {
     let (host, instance_config) = config.split()?;
+    run_one(host, instance_config, &config.module)
+}
+
+/// [`run`] for a caller that builds the two halves itself: the containerd
+/// shim's function process, whose argv comes from the container spec.
+pub fn run_one(
+    host: HostConfig,
+    instance_config: InstanceConfig,
+    module: &std::path::Path,
+) -> Result<Outcome, Error> {
     let transport = host.transport;
     let isolation = host.isolation;
     let runtime = Runtime::new(host)?;
-    let module = runtime.compile_file(&config.module)?;
+    let module = runtime.compile_file(module)?;
     let timeout = instance_config.limits.timeout;
     let mut instance = runtime.instance(&module, instance_config)?;
     let _sweeper = match (&instance.kind, timeout) {

@@ -42,6 +42,21 @@ impl Outcome {
         }
     }
 
+    /// What `wasc run` prints on stderr for this outcome (`None` for an
+    /// exit): for a trap, the same report as `wasmtime run` — the cause
+    /// chain with the Wasm backtrace; for a problem found before the
+    /// module's code ran, one line, as other start-up errors.
+    pub fn report(&self) -> Option<String> {
+        match self {
+            Outcome::Exited(_) => None,
+            Outcome::Trapped(error) | Outcome::Failed(error) => Some(format!("Error: {error:?}")),
+            Outcome::TimedOut(limit) => Some(format!(
+                "Error: the function did not finish within its --timeout of {limit:?}"
+            )),
+            Outcome::NotStarted(error) => Some(format!("Error: {error}")),
+        }
+    }
+
     /// Whether the module exited with status 0.
     pub fn success(&self) -> bool {
         matches!(self, Outcome::Exited(0))

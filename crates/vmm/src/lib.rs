@@ -126,14 +126,31 @@ impl Hypervisor {
 
     /// Opens the KVM device at `path`.
     pub fn open_path(path: &std::ffi::CStr) -> Result<Self, Error> {
+        let label = std::path::PathBuf::from(path.to_string_lossy().into_owned());
         let kvm = Kvm::new_with_path(path).map_err(|e| Error::KvmUnavailable {
-            path: std::path::PathBuf::from(path.to_string_lossy().into_owned()),
+            path: label.clone(),
             source: std::io::Error::from_raw_os_error(e.errno()),
         })?;
+        Self::with_kvm(kvm, label)
+    }
+
+    /// Uses a KVM device its caller opened — a container's init process
+    /// inherits one from its shim, as its `/dev` has no `kvm` node and its
+    /// device cgroup would refuse to open one. `label` names it in errors.
+    pub fn from_fd(fd: std::os::fd::OwnedFd, label: &std::path::Path) -> Result<Self, Error> {
+        use std::os::fd::{FromRawFd, IntoRawFd};
+        // SAFETY: `fd` is an open descriptor this call owns; `Kvm` takes
+        // ownership of it and closes it on drop. Anything that is not KVM
+        // fails the version check below.
+        let kvm = unsafe { Kvm::from_raw_fd(fd.into_raw_fd()) };
+        Self::with_kvm(kvm, label.to_owned())
+    }
+
+    fn with_kvm(kvm: Kvm, label: std::path::PathBuf) -> Result<Self, Error> {
         let version = kvm.get_api_version();
         if version != KVM_API_VERSION {
             return Err(Error::NotKvm {
-                path: std::path::PathBuf::from(path.to_string_lossy().into_owned()),
+                path: label,
                 version,
             });
         }

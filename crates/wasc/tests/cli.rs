@@ -229,3 +229,48 @@ fn a_dir_that_is_a_file_is_refused() {
         assert_eq!(out.stderr.matches("Not a directory").count(), 1, "{out:?}");
     }
 }
+
+#[test]
+fn wasc_image_writes_an_oci_layout_and_refuses_invalid_modules_without_output() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("hello.tar");
+    let out_arg = out.to_string_lossy().into_owned();
+    let made = wasc(&["image", "--name", "hello:1", "-o", &out_arg, &example()]);
+    assert_eq!(made.status, Some(0), "{made:?}");
+    let mut names = Vec::new();
+    let mut archive = tar::Archive::new(std::fs::File::open(&out).expect("tarball"));
+    for entry in archive.entries().expect("a tar archive") {
+        names.push(
+            entry
+                .expect("entry")
+                .path()
+                .expect("path")
+                .to_string_lossy()
+                .into_owned(),
+        );
+    }
+    assert_eq!(&names[..2], ["oci-layout", "index.json"]);
+    assert_eq!(
+        names
+            .iter()
+            .filter(|n| n.starts_with("blobs/sha256/"))
+            .count(),
+        3
+    );
+
+    // An invalid module: one line, status 1, and no file written.
+    let bad = temp_module(b"\0asm\x01\0\0\0\x99");
+    let bad_out = dir.path().join("bad.tar");
+    let refused = wasc(&[
+        "image",
+        "--name",
+        "bad",
+        "-o",
+        &bad_out.to_string_lossy(),
+        &bad.path().to_string_lossy(),
+    ]);
+    assert_one_line_error(&refused, "not a valid module");
+    assert!(!bad_out.exists());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").collect();
+    assert_eq!(leftovers.len(), 1, "only hello.tar: {leftovers:?}");
+}

@@ -18,7 +18,7 @@ use wasc_vmm::{Hypervisor, Pool, Template, Vm, VmConfig};
 use wasmtime::{Engine, InstancePre, Linker, Module, Store, StoreLimits};
 
 use crate::limits::HasLimits;
-use crate::{Error, InstanceConfig, Transport, VmSource};
+use crate::{Error, InstanceConfig, KvmDevice, Transport, VmSource};
 
 const WASI: &str = "wasi_snapshot_preview1";
 
@@ -65,10 +65,19 @@ pub(crate) struct VmHost {
 impl VmHost {
     /// Opens `kvm_device` and links the forwarders. sysd's template is
     /// booted on first use.
-    pub(crate) fn new(engine: &Engine, kvm_device: &std::path::Path) -> Result<Self, Error> {
-        let device = std::ffi::CString::new(kvm_device.as_os_str().as_encoded_bytes())
-            .map_err(|_| Error::BadKvmPath(kvm_device.to_owned()))?;
-        let hypervisor = Arc::new(Hypervisor::open_path(&device).map_err(Error::NoKvm)?);
+    pub(crate) fn new(engine: &Engine, kvm_device: &KvmDevice) -> Result<Self, Error> {
+        let hypervisor = match kvm_device {
+            KvmDevice::Path(path) => {
+                let device = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+                    .map_err(|_| Error::BadKvmPath(path.clone()))?;
+                Hypervisor::open_path(&device)
+            }
+            KvmDevice::Open(fd) => {
+                let own = fd.try_clone().map_err(Error::DupKvm)?;
+                Hypervisor::from_fd(own, std::path::Path::new("the inherited KVM device"))
+            }
+        };
+        let hypervisor = Arc::new(hypervisor.map_err(Error::NoKvm)?);
         let mut linker: Linker<Instance> = Linker::new(engine);
         forward::define_forwarders(&mut linker, engine)?;
         // A signal handler, installed before any thread is confined.

@@ -2,6 +2,7 @@
 
 mod bench;
 mod flags;
+mod image;
 mod run;
 mod serve;
 
@@ -19,6 +20,7 @@ pub struct Cli {
 pub enum Command {
     Run(run::RunCommand),
     Serve(serve::ServeCommand),
+    Image(image::ImageCommand),
     /// Measure start-up, memory and WASI call cost against `--isolation none`.
     Bench(bench::BenchCommand),
 }
@@ -28,6 +30,7 @@ impl Command {
         match self {
             Command::Run(run) => run.execute(),
             Command::Serve(serve) => serve.execute(),
+            Command::Image(image) => image.execute(),
             Command::Bench(bench) => bench.execute(),
         }
     }

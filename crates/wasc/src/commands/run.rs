@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use wasc_runtime::{Outcome, RunConfig, TcpListen, Transport};
+use wasc_runtime::{RunConfig, TcpListen, Transport};
 
 use super::flags::InstanceFlags;
 
@@ -45,22 +45,13 @@ impl RunCommand {
             dirs: flags.dirs,
             isolation: flags.isolation,
             transport: flags.transport.unwrap_or(Transport::Poll),
-            kvm_device: flags.kvm_device,
+            kvm_device: flags.kvm_device.into(),
             tmpfs: flags.tmpfs,
             tcplisten: self.tcplisten,
         };
         let outcome = wasc_runtime::run(&config)?;
-        match &outcome {
-            Outcome::Exited(_) => {}
-            // The same report as `wasmtime run`: the cause chain with the
-            // Wasm backtrace.
-            Outcome::Trapped(error) | Outcome::Failed(error) => eprintln!("Error: {error:?}"),
-            Outcome::TimedOut(limit) => {
-                eprintln!("Error: the function did not finish within its --timeout of {limit:?}")
-            }
-            // Found before the module's code ran: one line, as other
-            // start-up errors.
-            Outcome::NotStarted(error) => eprintln!("Error: {error}"),
+        if let Some(report) = outcome.report() {
+            eprintln!("{report}");
         }
         Ok(ExitCode::from(outcome.exit_status()))
     }

@@ -82,7 +82,7 @@ impl ServeCommand {
                 // Measured: with more instances than cores, poll's spinning
                 // vCPU threads starve the rest (docs/design.md, "Serving").
                 transport: flags.transport.unwrap_or(Transport::Sync),
-                kvm_device: flags.kvm_device.clone(),
+                kvm_device: flags.kvm_device.clone().into(),
                 vm_source: VmSource::Pool,
                 pooling: true,
             },
