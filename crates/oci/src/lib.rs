@@ -133,15 +133,26 @@ pub fn write_image<W: Write>(spec: &ImageSpec<'_>, out: W) -> Result<(), Error> 
     if !spec.module.starts_with(WASM_MAGIC) {
         return Err(Error::NotWasm(spec.file_name.to_owned()));
     }
-    let file_name = spec.file_name;
+    write_entrypoint_image(spec.name, spec.file_name, spec.module, 0o644, out)
+}
+
+/// An image of the same shape with any one file as its entrypoint — the
+/// benchmark's native baseline (a static binary, mode 0755, run by runc).
+pub fn write_entrypoint_image<W: Write>(
+    name: &str,
+    file_name: &str,
+    bytes: &[u8],
+    mode: u32,
+    out: W,
+) -> Result<(), Error> {
     if file_name.is_empty() || file_name.contains('/') || file_name == "." || file_name == ".." {
         return Err(Error::BadEntrypoint(file_name.to_owned()));
     }
-    let reference = reference(spec.name)?;
+    let reference = reference(name)?;
     let tag = reference.rsplit(':').next().unwrap_or("latest");
     let entrypoint = format!("/{file_name}");
 
-    let layer = Blob::new(tarball(&[(file_name, 0o644, spec.module)])?);
+    let layer = Blob::new(tarball(&[(file_name, mode, bytes)])?);
     let (os, arch) = platform();
     let config = Blob::new(
         serde_json::to_vec(&json!({

@@ -44,6 +44,14 @@ pub fn device() -> Result<BorrowedFd<'static>, String> {
         Some(Err(why)) => return Err(why.clone()),
         None => return Err("KVM is not available: the shim did not open /dev/kvm".into()),
     };
+    check(fd)?;
+    // SAFETY: `fd` was opened by `open_for_containers` and is never closed
+    // in this process (the static keeps it for the process's life).
+    Ok(unsafe { BorrowedFd::borrow_raw(fd) })
+}
+
+/// Whether `fd` is KVM's character device.
+fn check(fd: RawFd) -> Result<(), String> {
     // SAFETY: `stat` is a plain output buffer for fstat.
     let mut stat: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: fstat only writes `stat`; a closed `fd` fails with EBADF.
@@ -61,7 +69,22 @@ pub fn device() -> Result<BorrowedFd<'static>, String> {
             "KVM is not available: descriptor {fd} is not /dev/kvm"
         ));
     }
-    // SAFETY: `fd` was opened by `open_for_containers` and is never closed
-    // in this process (the static keeps it for the process's life).
-    Ok(unsafe { BorrowedFd::borrow_raw(fd) })
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn only_kvm_passes_and_failures_name_kvm() {
+        let null = std::fs::File::open("/dev/null").expect("/dev/null");
+        let why = check(null.as_raw_fd()).expect_err("/dev/null is not KVM");
+        assert!(why.starts_with("KVM is not available"), "{why}");
+        let gone = check(-1).expect_err("no descriptor");
+        assert!(gone.starts_with("KVM is not available"), "{gone}");
+        let kvm = std::fs::File::open("/dev/kvm").expect("/dev/kvm must exist for this test");
+        assert_eq!(check(kvm.as_raw_fd()), Ok(()));
+    }
 }

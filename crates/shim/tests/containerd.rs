@@ -242,13 +242,23 @@ fn ctr_runs_functions_with_their_stdio_args_env_and_exit_status() {
         assert_eq!(text(&output.stdout), "hello from wasc\n");
     }
 
-    // `--rm` left no container, task or runtime state behind.
+    // `--rm` left no container, task or runtime state behind, and every
+    // shim has exited (containerd shuts them down after the delete).
     let containers = containerd.ctr_ok(&["container", "ls", "-q"]);
     assert_eq!(
         text(&containers.stdout).trim(),
         "",
         "containers left behind"
     );
+    let start = std::time::Instant::now();
+    while !containerd.namespace_processes().is_empty() {
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "processes left behind: {:?}",
+            containerd.namespace_processes()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     let state = PathBuf::from("/run/containerd/wasc").join(&containerd.namespace);
     let left: Vec<_> = std::fs::read_dir(&state)
         .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())

@@ -159,6 +159,26 @@ impl Containerd {
         })
     }
 
+    /// Processes whose command line names this namespace: the shims, and
+    /// for WaSC the container processes runwasi forks from its zygote.
+    pub fn namespace_processes(&self) -> Vec<u32> {
+        let Ok(entries) = std::fs::read_dir("/proc") else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(Result::ok)
+            .filter_map(|entry| {
+                let pid = entry.file_name().to_string_lossy().parse::<u32>().ok()?;
+                let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+                let words: Vec<&[u8]> = cmdline.split(|&b| b == 0).collect();
+                let named = words
+                    .windows(2)
+                    .any(|w| w[0] == b"-namespace" && w[1] == self.namespace.as_bytes());
+                named.then_some(pid)
+            })
+            .collect()
+    }
+
     /// A scratch directory that goes away with this containerd.
     pub fn scratch(&self) -> &Path {
         self.dir.path()
