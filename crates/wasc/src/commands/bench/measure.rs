@@ -119,19 +119,22 @@ impl Bench {
 
     /// Creates an instance of the guest making `call` `count` times and runs
     /// it to the end: the wall time from "start this module" to `_start`
-    /// returning, and the KVM exits it took. Giving the VM back (a reset)
-    /// is not part of a start.
-    pub fn run(&mut self, mode: Mode, call: Call, count: u64) -> anyhow::Result<(Duration, u64)> {
+    /// returning, the CPU time every thread of this process spent meanwhile
+    /// (the function's and, in the poll transport, the vCPU's), and the KVM
+    /// exits it took. Giving the VM back (a reset) is not part of a start.
+    pub fn run(&mut self, mode: Mode, call: Call, count: u64) -> anyhow::Result<Run> {
         let i = self.modules(call, count)?;
         let exits = wasc_vmm::exit_count();
+        let cpu = process_cpu();
         let start = Instant::now();
         let mut instance = self.instance(i, mode, call == Call::WriteTmpfs)?;
         let outcome = instance.call_start();
-        let elapsed = start.elapsed();
+        let wall = start.elapsed();
+        let cpu = process_cpu().saturating_sub(cpu);
         let exits = wasc_vmm::exit_count() - exits;
         drop(instance);
         succeeded(outcome, || format!("{} in {}", call.label(), mode.label()))?;
-        Ok((elapsed, exits))
+        Ok(Run { wall, cpu, exits })
     }
 
     /// Starts `n` instances of the start-up guest and keeps them: the
@@ -158,6 +161,24 @@ fn succeeded(outcome: Outcome, what: impl Fn() -> String) -> anyhow::Result<()> 
 
 /// Idle instances kept alive.
 #[derive(Default)]
+/// One measured instance run.
+#[derive(Debug, Clone, Copy)]
+pub struct Run {
+    pub wall: Duration,
+    /// CPU time of all this process's threads during the run.
+    pub cpu: Duration,
+    pub exits: u64,
+}
+
+/// CPU time of all threads of this process so far.
+pub fn process_cpu() -> Duration {
+    // SAFETY: `ts` is a plain output value for clock_gettime.
+    let mut ts: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: a valid clock id and a valid pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
 pub struct Held {
     instances: Vec<Instance>,
 }
