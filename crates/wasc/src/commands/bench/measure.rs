@@ -159,8 +159,6 @@ fn succeeded(outcome: Outcome, what: impl Fn() -> String) -> anyhow::Result<()> 
     }
 }
 
-/// Idle instances kept alive.
-#[derive(Default)]
 /// One measured instance run.
 #[derive(Debug, Clone, Copy)]
 pub struct Run {
@@ -179,6 +177,8 @@ pub fn process_cpu() -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
+/// Idle instances kept alive.
+#[derive(Default)]
 pub struct Held {
     instances: Vec<Instance>,
 }
