@@ -44,7 +44,7 @@ pub fn run(handoff: Handoff) -> i32 {
 }
 
 fn run_module(handoff: Handoff) -> Result<i32, String> {
-    crate::supervise::on_ending_signals(end_on_signal)
+    crate::signals::on_ending_signals(end_on_signal)
         .map_err(|e| format!("installing signal handlers: {e}"))?;
     let kvm: OwnedFd = handoff
         .kvm

@@ -14,6 +14,7 @@ mod cgroup;
 mod function;
 mod kvm;
 mod sandbox;
+mod signals;
 mod supervise;
 
 use containerd_shim_wasm::shim::Cli;

@@ -13,13 +13,11 @@
 use std::sync::atomic::{AtomicI32, Ordering};
 
 use crate::function::Handoff;
+use crate::signals::on_ending_signals;
 
 /// The function process's pid, for the forwarding handlers (0 before the
 /// fork, and in the child).
 static CHILD: AtomicI32 = AtomicI32::new(0);
-
-/// Signals that end a container (`ctr task kill`'s default is SIGTERM).
-pub const ENDING_SIGNALS: [libc::c_int; 3] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP];
 
 extern "C" fn forward(signal: libc::c_int) {
     let child = CHILD.load(Ordering::Relaxed);
@@ -30,25 +28,6 @@ extern "C" fn forward(signal: libc::c_int) {
         // SAFETY: _exit is async-signal-safe.
         unsafe { libc::_exit(128 + signal) };
     }
-}
-
-/// Installs `handler` for each of [`ENDING_SIGNALS`].
-pub fn on_ending_signals(handler: extern "C" fn(libc::c_int)) -> std::io::Result<()> {
-    for signal in ENDING_SIGNALS {
-        // SAFETY: a zeroed sigaction is valid; the handler only calls
-        // async-signal-safe functions.
-        let result = unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = handler as *const () as usize;
-            action.sa_flags = libc::SA_RESTART;
-            libc::sigemptyset(&mut action.sa_mask);
-            libc::sigaction(signal, &action, std::ptr::null_mut())
-        };
-        if result != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-    }
-    Ok(())
 }
 
 /// Runs `handoff` in a forked function process and returns its status as a
