@@ -28,12 +28,20 @@ fn open(path: &std::ffi::CStr, flags: libc::c_int) -> Result<RawFd, std::io::Err
     Ok(fd)
 }
 
-/// Opens `/dev/kvm` for the containers this process will fork. A failure
-/// is kept and reported by each Wasm container, as one line.
+/// Where the KVM device is: `/dev/kvm`, or `$WASC_KVM_DEVICE` (containerd
+/// passes its environment to shims), as `wasc --kvm-device` does.
+pub const DEVICE_ENV: &str = "WASC_KVM_DEVICE";
+
+/// Opens the KVM device for the containers this process will fork. A
+/// failure is kept and reported by each Wasm container, as one line.
 pub fn open_for_containers() {
     DEVICE.get_or_init(|| {
-        open(c"/dev/kvm", libc::O_RDWR)
-            .map_err(|e| format!("KVM is not available to the shim: /dev/kvm: {e}"))
+        let path = std::env::var_os(DEVICE_ENV).unwrap_or_else(|| "/dev/kvm".into());
+        let shown = path.to_string_lossy().into_owned();
+        std::ffi::CString::new(path.into_encoded_bytes())
+            .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))
+            .and_then(|path| open(&path, libc::O_RDWR))
+            .map_err(|e| format!("KVM is not available to the shim: {shown}: {e}"))
     });
 }
 

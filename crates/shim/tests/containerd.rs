@@ -334,3 +334,26 @@ fn ctr_task_kill_stops_a_running_function() {
         "containers left behind"
     );
 }
+
+#[test]
+fn without_kvm_a_container_fails_with_one_line_naming_kvm() {
+    // The shim opens the device containerd's environment names: here, one
+    // that does not exist. No fallback to in-process WASI.
+    let containerd = Containerd::start_with_env(
+        Path::new(SHIM),
+        "nokvm",
+        &[("WASC_KVM_DEVICE", "/nonexistent/kvm")],
+    );
+    image(&containerd, "wasc/hello:1", "hello.wasm", &hello());
+    let run = run(&containerd, &[], "wasc/hello:1", "nokvm", &[]);
+    assert_eq!(status(&run), Some(1), "{}", text(&run.stderr));
+    assert_eq!(text(&run.stdout), "", "the module must not have run");
+    let stderr = text(&run.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {stderr:?}");
+    assert!(
+        lines[0].starts_with("Error: KVM is not available")
+            && lines[0].contains("/nonexistent/kvm"),
+        "{stderr:?}"
+    );
+}

@@ -37,6 +37,12 @@ fn require(program: &str) -> PathBuf {
 impl Containerd {
     /// Starts a private containerd whose PATH finds `shim` first.
     pub fn start(shim: &Path, tag: &str) -> Self {
+        Self::start_with_env(shim, tag, &[])
+    }
+
+    /// [`Containerd::start`] with more environment for the daemon (and so
+    /// for its shims).
+    pub fn start_with_env(shim: &Path, tag: &str, env: &[(&str, &str)]) -> Self {
         // SAFETY: geteuid has no preconditions.
         assert_eq!(
             unsafe { libc::geteuid() },
@@ -82,6 +88,7 @@ impl Containerd {
             .arg("--config")
             .arg(&config)
             .env("PATH", path)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log"))
             .stderr(log)
