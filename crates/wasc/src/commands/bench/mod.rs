@@ -7,6 +7,8 @@ mod guests;
 mod machine;
 mod measure;
 mod plan;
+#[cfg(feature = "bench-guests")]
+mod search;
 mod sections;
 mod serve;
 #[cfg(feature = "bench-guests")]

@@ -47,3 +47,12 @@ impl Plan {
 pub fn progress(step: &str) {
     eprintln!("wasc bench: {step}");
 }
+
+/// How a target line reads.
+pub fn verdict(met: bool) -> &'static str {
+    if met {
+        "**met**"
+    } else {
+        "**not met**"
+    }
+}
