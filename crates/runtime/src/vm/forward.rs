@@ -2,12 +2,14 @@
 //! arguments)` to sysd and performs the host ops sysd asks for with the
 //! executor; sysd's traps become the errors wasmtime-wasi gives.
 
+use std::mem::MaybeUninit;
 use wasc_executor::{Executor, LinearMemory};
 use wasc_vmm::HostOps;
 use wasc_wire::hostop::{HostOp, SCRATCH_LEN};
 use wasc_wire::wasi::{self as ids, TrapKind};
 use wasc_wire::Status;
-use wasmtime::{Caller, Engine, FuncType, Linker, Val, ValType};
+
+use wasmtime::{Caller, Engine, FuncType, Linker, ValRaw, ValType};
 
 use super::{Instance, WASI};
 use crate::Error;
@@ -26,28 +28,44 @@ pub(super) fn define_forwarders(
                 ValType::I32
             }
         });
-        let results = if *name == "proc_exit" {
-            vec![]
-        } else {
-            vec![ValType::I32]
-        };
+        // Every function returns an errno but `proc_exit`.
+        let returns = *name != "proc_exit";
+        let results = returns.then_some(ValType::I32);
         let ty = FuncType::new(engine, params, results);
-        linker
-            .func_new(WASI, name, ty, move |caller, params, results| {
-                forward(id as u32, caller, params, results)
-            })
-            .map_err(Error::LinkWasi)?;
+        let wide: Vec<bool> = signature.bytes().map(|b| b == b'I').collect();
+        let forwarder = move |caller: Caller<'_, Instance>,
+                              values: &mut [MaybeUninit<ValRaw>]|
+              -> wasmtime::Result<()> {
+            let mut args = [0u64; 9];
+            for ((slot, value), wide) in args.iter_mut().zip(values.iter()).zip(&wide) {
+                // SAFETY: wasmtime initialises the first `params` values with
+                // arguments of this function's type, which `wide` describes.
+                let value = unsafe { value.assume_init() };
+                *slot = if *wide {
+                    value.get_i64() as u64
+                } else {
+                    u64::from(value.get_i32() as u32)
+                };
+            }
+            let errno = forward(id as u32, caller, &args[..wide.len()])?;
+            if returns {
+                if let Some(result) = values.first_mut() {
+                    result.write(ValRaw::i32(errno));
+                }
+            }
+            Ok(())
+        };
+        // SAFETY: `ty` is the function's type: the closure reads exactly its
+        // parameters (one per signature byte, i64 for `I`, else i32) and
+        // writes its one i32 result, if it has one, as `ValRaw::i32`.
+        unsafe { linker.func_new_unchecked(WASI, name, ty, forwarder) }.map_err(Error::LinkWasi)?;
     }
     Ok(())
 }
 
 /// The forwarder: raw arguments in, sysd's answer out.
-fn forward(
-    id: u32,
-    mut caller: Caller<'_, Instance>,
-    params: &[Val],
-    results: &mut [Val],
-) -> wasmtime::Result<()> {
+/// Returns the call's errno (ignored for `proc_exit`, which never returns).
+fn forward(id: u32, mut caller: Caller<'_, Instance>, args: &[u64]) -> wasmtime::Result<i32> {
     // The export cannot change after instantiation: look it up once.
     let memory = match caller.data().memory {
         Some(memory) => memory,
@@ -62,14 +80,6 @@ fn forward(
         return Err(wasmtime::Error::msg("missing required memory export"));
     };
     let (base, len) = (memory.data_ptr(&caller) as usize, memory.data_size(&caller));
-    let mut args = [0u64; 9];
-    for (slot, value) in args.iter_mut().zip(params) {
-        *slot = match value {
-            Val::I32(x) => u64::from(*x as u32),
-            Val::I64(x) => *x as u64,
-            _ => 0,
-        };
-    }
     let instance = caller.data_mut();
     if instance.window != (base, len) {
         // SAFETY: the memory belongs to this store, which owns the VM, and
@@ -83,9 +93,7 @@ fn forward(
         base,
         len,
     };
-    let reply = instance
-        .vm
-        .call_with(id, &args[..params.len()], &mut host)?;
+    let reply = instance.vm.call_with(id, args, &mut host)?;
     // A call whose wait met the deadline (the executor answered it `INTR`)
     // ends the module as its next epoch check would.
     if instance.executor.past_deadline() {
@@ -94,12 +102,7 @@ fn forward(
     match reply.status {
         Status::Exit => Err(wasmtime_wasi::I32Exit(reply.value as i32).into()),
         Status::Trap => Err(trap_error(id, reply.errno, reply.value)),
-        _ => {
-            if let Some(result) = results.first_mut() {
-                *result = Val::I32(reply.errno as i32);
-            }
-            Ok(())
-        }
+        _ => Ok(reply.errno as i32),
     }
 }
 
