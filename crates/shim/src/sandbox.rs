@@ -2,7 +2,7 @@
 //! process, after libcontainer made the container (namespaces, root file
 //! system, cgroup, stdio from containerd). It resolves the module and the
 //! limits the container was given, then hands over to the function
-//! process (`crate::handoff`).
+//! process (`crate::supervise`).
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -50,7 +50,7 @@ impl Sandbox for WascSandbox {
     }
 }
 
-/// Everything the function process needs, checked before the exec.
+/// Everything the function process needs, checked before the fork.
 fn prepare(ctx: &impl RuntimeContext) -> anyhow::Result<Handoff> {
     let entrypoint = ctx.entrypoint();
     if entrypoint.func != "_start" {
