@@ -63,13 +63,16 @@ pub fn reference(name: &str) -> Result<String, Error> {
     if last.is_empty() {
         return Err(bad("it ends in `/`"));
     }
-    if name.chars().any(|c| c.is_ascii_uppercase()) {
+    // A tag is what follows `:` in the last path segment (a `:` before it
+    // is a registry's port); tags may have capitals, repositories not.
+    let tag_at = last.rfind(':').map(|i| name.len() - last.len() + i);
+    let repository = &name[..tag_at.unwrap_or(name.len())];
+    if repository.chars().any(|c| c.is_ascii_uppercase()) {
         return Err(bad("repository names are lower case"));
     }
-    Ok(if last.contains(':') {
-        name.to_owned()
-    } else {
-        format!("{name}:latest")
+    Ok(match tag_at {
+        Some(_) => name.to_owned(),
+        None => format!("{name}:latest"),
     })
 }
 
@@ -331,5 +334,7 @@ mod tests {
             "reg.io:5000/x/y:latest"
         );
         assert_eq!(reference("x/y:v2").expect("ok"), "x/y:v2");
+        assert_eq!(reference("x/y:V2-RC").expect("ok"), "x/y:V2-RC");
+        assert!(reference("X/y:v2").is_err());
     }
 }

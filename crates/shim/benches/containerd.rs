@@ -185,13 +185,11 @@ fn memory_per_container(
     command: &[&str],
     count: usize,
 ) -> (u64, f64) {
+    let tag = if runtime == RUNTIME { "wasc" } else { "runc" };
+    let ids: Vec<String> = (0..count).map(|i| format!("mem-{tag}-{i}")).collect();
     let mut children: Vec<Child> = Vec::new();
-    for i in 0..count {
-        let id = format!(
-            "mem-{}-{i}",
-            if runtime == RUNTIME { "wasc" } else { "runc" }
-        );
-        let mut argv = vec!["run", "--rm", "--runtime", runtime, image, &id];
+    for id in &ids {
+        let mut argv = vec!["run", "--rm", "--runtime", runtime, image, id];
         argv.extend(command);
         let mut child = containerd
             .ctr(&argv)
@@ -212,14 +210,6 @@ fn memory_per_container(
     std::thread::sleep(Duration::from_millis(500));
     let pids = container_processes(containerd);
     let total: u64 = pids.iter().map(|&p| pss_kib(p)).sum();
-    let ids: Vec<String> = (0..count)
-        .map(|i| {
-            format!(
-                "mem-{}-{i}",
-                if runtime == RUNTIME { "wasc" } else { "runc" }
-            )
-        })
-        .collect();
     for id in &ids {
         containerd.ctr_ok(&["task", "kill", "--signal", "SIGKILL", id]);
     }

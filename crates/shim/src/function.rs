@@ -57,7 +57,7 @@ fn run_module(handoff: Handoff) -> Result<i32, String> {
         .collect::<Result<Vec<_>, _>>()?;
     let defaults = Limits::default();
     let config = RunConfig {
-        module: handoff.module.clone(),
+        module: handoff.module,
         args: Vec::new(),
         env,
         dirs: vec![DirMapping {
@@ -81,7 +81,7 @@ fn run_module(handoff: Handoff) -> Result<i32, String> {
     let (host, mut instance) = config.split().map_err(|e| e.to_string())?;
     instance.argv = handoff.argv;
     let outcome =
-        wasc_runtime::run_one(host, instance, &handoff.module).map_err(|e| e.to_string())?;
+        wasc_runtime::run_one(host, instance, &config.module).map_err(|e| e.to_string())?;
     if let Some(report) = outcome.report() {
         eprintln!("{report}");
     }

@@ -19,15 +19,6 @@ static DEVICE: OnceLock<Result<RawFd, String>> = OnceLock::new();
 const KVM_MAJOR: u32 = 10;
 const KVM_MINOR: u32 = 232;
 
-fn open(path: &std::ffi::CStr, flags: libc::c_int) -> Result<RawFd, std::io::Error> {
-    // SAFETY: a NUL-terminated path; the result is checked.
-    let fd = unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(fd)
-}
-
 /// Where the KVM device is: `/dev/kvm`, or `$WASC_KVM_DEVICE` (containerd
 /// passes its environment to shims), as `wasc --kvm-device` does.
 pub const DEVICE_ENV: &str = "WASC_KVM_DEVICE";
@@ -40,7 +31,14 @@ pub fn open_for_containers() {
         let shown = path.to_string_lossy().into_owned();
         std::ffi::CString::new(path.into_encoded_bytes())
             .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))
-            .and_then(|path| open(&path, libc::O_RDWR))
+            .and_then(|path| {
+                // SAFETY: a NUL-terminated path; the result is checked.
+                let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+                if fd < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(fd)
+            })
             .map_err(|e| format!("KVM is not available to the shim: {shown}: {e}"))
     });
 }

@@ -4,7 +4,7 @@
 //! limits the container was given, then hands over to the function
 //! process (`crate::supervise`).
 
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -64,8 +64,7 @@ fn prepare(ctx: &impl RuntimeContext) -> anyhow::Result<Handoff> {
         Source::File(path) => resolve(&path, ctx.envs())?,
         Source::Oci(_) => {
             let bytes = entrypoint.source.as_bytes()?;
-            let file = memory_file(&bytes)?;
-            PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()))
+            PathBuf::from(format!("/proc/self/fd/{}", memory_file(&bytes)?))
         }
     };
     Ok(Handoff {
@@ -111,7 +110,7 @@ fn resolve(path: &Path, env: &[String]) -> anyhow::Result<PathBuf> {
 /// A memory file with a Wasm layer's bytes, for the function process
 /// (which reads it by its `/proc/self/fd` path). It stays open for the
 /// life of the container process.
-fn memory_file(bytes: &[u8]) -> anyhow::Result<std::mem::ManuallyDrop<OwnedFd>> {
+fn memory_file(bytes: &[u8]) -> anyhow::Result<RawFd> {
     // SAFETY: a NUL-terminated name; the result is checked.
     let fd = unsafe { libc::memfd_create(c"wasc-module".as_ptr(), libc::MFD_CLOEXEC) };
     if fd < 0 {
@@ -120,7 +119,7 @@ fn memory_file(bytes: &[u8]) -> anyhow::Result<std::mem::ManuallyDrop<OwnedFd>> 
     // SAFETY: `fd` was just created and nothing else owns it.
     let file = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
     std::io::Write::write_all(&mut &file, bytes).context("writing the module to a memory file")?;
-    Ok(std::mem::ManuallyDrop::new(OwnedFd::from(file)))
+    Ok(OwnedFd::from(file).into_raw_fd())
 }
 
 #[cfg(test)]
@@ -132,7 +131,7 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::write(dir.path().join("fn.wasm"), b"\0asm").expect("write");
         let path = format!("PATH=/nonexistent:{}", dir.path().display());
-        let found = resolve(Path::new("fn.wasm"), &[path.clone()]).expect("found");
+        let found = resolve(Path::new("fn.wasm"), std::slice::from_ref(&path)).expect("found");
         assert_eq!(found, dir.path().join("fn.wasm"));
         let missing = resolve(Path::new("other.wasm"), &[path]).expect_err("missing");
         assert!(missing.to_string().contains("other.wasm"), "{missing}");

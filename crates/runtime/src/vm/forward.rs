@@ -21,18 +21,15 @@ pub(super) fn define_forwarders(
     engine: &Engine,
 ) -> Result<(), Error> {
     for (id, (name, signature)) in ids::NAMES.iter().zip(ids::SIGNATURES).enumerate() {
-        let params = signature.bytes().map(|b| {
-            if b == b'I' {
-                ValType::I64
-            } else {
-                ValType::I32
-            }
-        });
         // Every function returns an errno but `proc_exit`.
         let returns = *name != "proc_exit";
         let results = returns.then_some(ValType::I32);
-        let ty = FuncType::new(engine, params, results);
+        // `I` in a signature is an i64 parameter, anything else an i32.
         let wide: Vec<bool> = signature.bytes().map(|b| b == b'I').collect();
+        let params = wide
+            .iter()
+            .map(|&wide| if wide { ValType::I64 } else { ValType::I32 });
+        let ty = FuncType::new(engine, params, results);
         let forwarder = move |caller: Caller<'_, Instance>,
                               values: &mut [MaybeUninit<ValRaw>]|
               -> wasmtime::Result<()> {

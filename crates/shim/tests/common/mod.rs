@@ -44,9 +44,9 @@ impl Containerd {
     /// for its shims).
     pub fn start_with_env(shim: &Path, tag: &str, env: &[(&str, &str)]) -> Self {
         // SAFETY: geteuid has no preconditions.
+        let uid = unsafe { libc::geteuid() };
         assert_eq!(
-            unsafe { libc::geteuid() },
-            0,
+            uid, 0,
             "containerd needs root here; this test must not pass without it"
         );
         assert!(
