@@ -1,6 +1,7 @@
 //! Builds every guest in `tests/guests` for `wasm32-wasip1` (Rust bins with a
-//! nested cargo, C files with Debian's clang-14 and wasi-libc) and writes
-//! `guests.rs` with one path constant per guest.
+//! nested cargo, C files with Debian's clang-14 and wasi-libc, Zig files with
+//! Zig's own toolchain) and writes `guests.rs` with one path constant per
+//! guest, and one per third-party program `scripts/install-deps` built.
 
 use std::env;
 use std::fmt::Write as _;
@@ -15,12 +16,14 @@ fn main() {
     // Relative to this package, not absolute: checkouts at different paths
     // that share a target directory (CI's cache) each watch their own
     // sources.
-    for path in ["src", "c", "Cargo.toml", "Cargo.lock"] {
+    for path in ["src", "c", "zig", "Cargo.toml", "Cargo.lock"] {
         println!("cargo:rerun-if-changed=../../tests/guests/{path}");
     }
+    let tools = tools_dir();
 
     let mut artifacts = build_rust_guests(&guests, &out_dir);
     artifacts.extend(build_c_guests(&guests.join("c"), &out_dir));
+    artifacts.extend(build_zig_guests(&tools, &guests.join("zig"), &out_dir));
     artifacts.sort();
 
     let mut code = String::new();
@@ -38,7 +41,77 @@ fn main() {
         writeln!(code, "    ({name:?}, {}),", name.to_uppercase()).expect("write to String");
     }
     code.push_str("];\n");
+    for (name, path) in third_party_programs(&tools) {
+        writeln!(
+            code,
+            "/// `{name}`, built from its crates.io sources by `scripts/install-deps`.\n\
+             pub const THIRD_PARTY_{}: &str = {:?};",
+            name.to_uppercase(),
+            path.display().to_string()
+        )
+        .expect("write to String");
+    }
     std::fs::write(out_dir.join("guests.rs"), code).expect("write guests.rs");
+}
+
+/// Where `scripts/install-deps` puts the toolchains and programs that do not
+/// come from Debian or rustup (the same default as the script's).
+fn tools_dir() -> PathBuf {
+    println!("cargo:rerun-if-env-changed=WASC_TOOLS_DIR");
+    env::var_os("WASC_TOOLS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/var/tmp/wasc-tools"))
+}
+
+/// The real programs of the third-party tests: built for `wasm32-wasip1`
+/// by `scripts/install-deps`. Missing ones are an error, not a skipped test.
+fn third_party_programs(tools: &Path) -> Vec<(&'static str, PathBuf)> {
+    ["rg", "zopfli"]
+        .into_iter()
+        .map(|name| {
+            let wasm = tools.join(format!("wasm/bin/{name}.wasm"));
+            println!("cargo:rerun-if-changed={}", wasm.display());
+            assert!(
+                wasm.is_file(),
+                "{} is missing; run scripts/install-deps",
+                wasm.display()
+            );
+            (name, wasm)
+        })
+        .collect()
+}
+
+/// Zig guests are built with Zig's own toolchain (PyPI's `ziglang`,
+/// installed by `scripts/install-deps`), whose std calls WASI directly
+/// rather than through wasi-libc.
+fn build_zig_guests(tools: &Path, zig_dir: &Path, out_dir: &Path) -> Vec<(String, PathBuf)> {
+    let zig = tools.join("zig/ziglang/zig");
+    let cache = out_dir.join("zig-cache");
+    let mut artifacts = Vec::new();
+    for entry in std::fs::read_dir(zig_dir).expect("read tests/guests/zig") {
+        let path = entry.expect("dir entry").path();
+        if path.extension().is_none_or(|e| e != "zig") {
+            continue;
+        }
+        let name = format!("zig_{}", path.file_stem().expect("stem").to_string_lossy());
+        let wasm = out_dir.join(format!("{name}.wasm"));
+        let status = Command::new(&zig)
+            .args(["build-exe", "-target", "wasm32-wasi", "-O", "ReleaseSmall"])
+            .arg(format!("-femit-bin={}", wasm.display()))
+            .arg(&path)
+            .env("ZIG_GLOBAL_CACHE_DIR", &cache)
+            .env("ZIG_LOCAL_CACHE_DIR", &cache)
+            .status()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot run {} to build Zig guests: {e}; run scripts/install-deps",
+                    zig.display()
+                )
+            });
+        assert!(status.success(), "zig failed on {}", path.display());
+        artifacts.push((name, wasm));
+    }
+    artifacts
 }
 
 fn build_rust_guests(guests: &Path, out_dir: &Path) -> Vec<(String, PathBuf)> {

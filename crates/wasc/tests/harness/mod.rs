@@ -34,6 +34,8 @@ pub struct Case {
     /// Files to create in the granted directory before the run:
     /// `(relative path, contents)`; a path ending in `/` is a directory.
     pub files: Vec<(String, Vec<u8>)>,
+    /// Symbolic links to create after the files: `(relative path, target)`.
+    pub links: Vec<(String, String)>,
     /// Grant the directory at `/sandbox`.
     pub grant: bool,
     /// Mount a memory file system at `/sandbox` instead (`--tmpfs`); the
@@ -50,6 +52,7 @@ impl Case {
             env: Vec::new(),
             stdin: Vec::new(),
             files: Vec::new(),
+            links: Vec::new(),
             grant: true,
             tmpfs: false,
         }
@@ -79,6 +82,11 @@ impl Case {
 
     pub fn file(mut self, path: &str, contents: &[u8]) -> Self {
         self.files.push((path.to_owned(), contents.to_vec()));
+        self
+    }
+
+    pub fn link(mut self, path: &str, target: &str) -> Self {
+        self.links.push((path.to_owned(), target.to_owned()));
         self
     }
 
@@ -139,6 +147,9 @@ pub fn run(case: &Case, mode: Mode) -> Observed {
             std::fs::create_dir_all(full.parent().expect("parent")).expect("create parents");
             std::fs::write(&full, contents).expect("write fixture file");
         }
+    }
+    for (path, target) in &case.links {
+        std::os::unix::fs::symlink(target, sandbox.join(path)).expect("create fixture link");
     }
 
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_wasc"));
