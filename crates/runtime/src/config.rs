@@ -198,6 +198,7 @@ impl RunConfig {
             kvm_device: self.kvm_device.clone(),
             vm_source: crate::VmSource::Fresh,
             pooling: false,
+            single_thread: false,
         };
         let instance = crate::InstanceConfig {
             argv: self.argv()?,

@@ -16,6 +16,8 @@ pub enum Error {
         max = crate::module::MAX_MODULE_BYTES
     )]
     ModuleTooLarge { path: PathBuf, size: u64 },
+    #[error("a single-threaded host cannot serve {0}, which needs a thread of its own")]
+    SingleThread(&'static str),
     #[error("the KVM device path `{}` contains a NUL byte", .0.display())]
     BadKvmPath(PathBuf),
     #[error("failed to duplicate the inherited KVM device: {0}")]

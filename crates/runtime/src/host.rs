@@ -60,6 +60,13 @@ pub struct HostConfig {
     /// wasmtime's pooling allocator: for a process that makes many
     /// instances.
     pub pooling: bool,
+    /// Start no thread, ever: compile on the calling thread, and refuse
+    /// what needs a thread of its own (the poll transport's vCPU thread,
+    /// a `--timeout`'s epoch ticker). For a process forked from a
+    /// multi-threaded one (the containerd shim's function process), where
+    /// a new thread can block forever on a lock another thread held at the
+    /// fork (std's thread registry, taken by every thread as it starts).
+    pub single_thread: bool,
 }
 
 impl HostConfig {
@@ -74,6 +81,7 @@ impl HostConfig {
             kvm_device: KvmDevice::default(),
             vm_source: VmSource::Pool,
             pooling: true,
+            single_thread: false,
         }
     }
 }
@@ -81,14 +89,23 @@ impl HostConfig {
 /// The engine configuration every WaSC engine uses — both isolation modes,
 /// and anything that precompiles modules for them.
 pub fn engine_config(pooling: bool) -> Config {
+    engine_config_for(pooling, true)
+}
+
+/// [`engine_config`], optionally without parallel compilation (which
+/// runs on threads).
+fn engine_config_for(pooling: bool, parallel_compilation: bool) -> Config {
     let mut config = Config::new();
-    // sysd reads and writes linear memory in place at a fixed guest
-    // address: the memory must never move.
-    config.memory_may_move(false);
+    // sysd reads and writes linear memory in place, through a window the
+    // VM maps at the memory's host address. A wasm32 memory never moves (it
+    // lives in its 4 GiB reservation); a memory64 memory may move when it
+    // grows past it, as in `wasmtime run`: the VM's limiter removes the
+    // window before every growth, and the next call maps it again.
+    config.memory_may_move(true);
     // Compilation runs in parallel on a pool of our own that is gone before
     // confinement (`compile_on_scoped_pool`): rayon's global pool would
     // leave idle threads unconfined while functions run.
-    config.parallel_compilation(true);
+    config.parallel_compilation(parallel_compilation);
     // Each instance's `--timeout` (crate::deadline).
     config.epoch_interruption(true);
     if pooling {
@@ -156,7 +173,14 @@ impl Runtime {
     /// The engine, and for VM isolation `/dev/kvm` (failing clearly
     /// without it: there is no fallback to in-process WASI).
     pub fn new(config: HostConfig) -> Result<Self, Error> {
-        let engine = Engine::new(&engine_config(config.pooling)).map_err(Error::CreateEngine)?;
+        if config.single_thread
+            && config.isolation == Isolation::Vm
+            && config.transport == Transport::Poll
+        {
+            return Err(Error::SingleThread("the poll transport"));
+        }
+        let engine = Engine::new(&engine_config_for(config.pooling, !config.single_thread))
+            .map_err(Error::CreateEngine)?;
         let backend = match config.isolation {
             Isolation::Vm => Backend::Vm(VmHost::new(&engine, &config.kvm_device)?),
             Isolation::None => Backend::InProcess(InProcessHost::new(&engine)?),
@@ -203,8 +227,12 @@ impl Runtime {
     /// Compiles and links module bytes (binary or text); `name` stands for
     /// the module in messages.
     pub fn compile_bytes(&self, name: &Path, bytes: &[u8]) -> Result<FunctionModule, Error> {
-        let module =
-            compile_on_scoped_pool(|| crate::module::compile_module(&self.engine, name, bytes))?;
+        let compile = || crate::module::compile_module(&self.engine, name, bytes);
+        let module = if self.config.single_thread {
+            compile()?
+        } else {
+            compile_on_scoped_pool(compile)?
+        };
         // A memfd wasmtime would otherwise create at the first
         // instantiation, after the thread is confined.
         module
@@ -266,6 +294,9 @@ impl Runtime {
     fn start_ticker(&self) -> Result<(), Error> {
         let mut ticker = self.ticker.lock().unwrap_or_else(|e| e.into_inner());
         if ticker.is_none() {
+            if self.config.single_thread {
+                return Err(Error::SingleThread("a timeout (its epoch ticker)"));
+            }
             *ticker = Some(Ticker::start(&self.engine)?);
         }
         Ok(())

@@ -9,7 +9,6 @@ use wasmtime_wasi::cli::{InputFile, OutputFile};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
-use crate::limits::HasLimits;
 use crate::{Error, InstanceConfig};
 
 /// The store's data: the WASI context and the instance's limits.
@@ -18,12 +17,6 @@ pub(crate) struct InProcess {
     limits: StoreLimits,
     /// Directories standing in for `--tmpfs` mounts.
     scratch: Vec<tempfile::TempDir>,
-}
-
-impl HasLimits for InProcess {
-    fn limits(&mut self) -> &mut StoreLimits {
-        &mut self.limits
-    }
 }
 
 /// A module linked against wasmtime-wasi, ready to instantiate.
@@ -61,7 +54,7 @@ impl InProcessHost {
             scratch,
         };
         let mut store = Store::new(pre.module().engine(), data);
-        store.limiter(|data| data.limits());
+        store.limiter(|data| &mut data.limits);
         Ok(InProcessInstance {
             store,
             pre: pre.clone(),

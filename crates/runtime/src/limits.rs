@@ -42,11 +42,6 @@ impl Limits {
     }
 }
 
-/// Store data that carries the run's `StoreLimits`.
-pub(crate) trait HasLimits {
-    fn limits(&mut self) -> &mut StoreLimits;
-}
-
 /// Parses `--max-fds`: 4 (stdio and one preopen) to [`MAX_FDS`].
 pub fn parse_max_fds(s: &str) -> Result<u32, String> {
     let n: u32 = s

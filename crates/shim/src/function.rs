@@ -78,7 +78,12 @@ fn run_module(handoff: Handoff) -> Result<i32, String> {
         tmpfs: Vec::new(),
         tcplisten: Vec::new(),
     };
-    let (host, mut instance) = config.split().map_err(|e| e.to_string())?;
+    let (mut host, mut instance) = config.split().map_err(|e| e.to_string())?;
+    // This process was forked from runwasi's multi-threaded one: a thread
+    // started here could wait forever on a lock another thread of the
+    // parent held at the fork (seen: std's thread registry, under ten
+    // containers at once). Compile here and start no thread at all.
+    host.single_thread = true;
     instance.argv = handoff.argv;
     let outcome =
         wasc_runtime::run_one(host, instance, &config.module).map_err(|e| e.to_string())?;

@@ -18,8 +18,9 @@ use crate::memory::{Error, GuestRam};
 pub const PML4: u64 = 0x1000;
 pub const PDPT: u64 = 0x2000;
 pub const PD_LOW: u64 = 0x3000;
-/// Four page directories for the 4 GiB window.
-pub const PD_WINDOW: u64 = 0x4000;
+/// Eight page directories for the 8 GiB window (after the double-fault
+/// stack).
+pub const PD_WINDOW: u64 = 0x10000;
 const GDT: u64 = 0x8000;
 const IDT: u64 = 0x9000;
 const TSS: u64 = 0xa000;

@@ -41,8 +41,10 @@ fn low_pages() -> [(u64, u64); 6] {
 pub fn write_page_tables(ram: &GuestRam) -> Result<(), Error> {
     ram.write_u64(PML4, PDPT | TABLE)?;
     ram.write_u64(PDPT, PD_LOW | TABLE)?;
-    for i in 0..4 {
-        ram.write_u64(PDPT + 8 * (4 + i), (PD_WINDOW + 0x1000 * i) | TABLE)?;
+    // One page directory (1 GiB) per PDPT entry from the window's.
+    let first = layout::WINDOW >> 30;
+    for i in 0..layout::WINDOW_MAX >> 30 {
+        ram.write_u64(PDPT + 8 * (first + i), (PD_WINDOW + 0x1000 * i) | TABLE)?;
     }
     for (i, (address, flags)) in low_pages().into_iter().enumerate() {
         let entry = if flags == 0 { 0 } else { address | flags };
@@ -68,10 +70,14 @@ pub fn map_tmpfs(ram: &GuestRam, len: u64) -> Result<(), Error> {
 }
 
 /// Maps the first `len` bytes of the linear-memory window (rounded up to
-/// 2 MiB), user read-write and never executable, and unmaps the rest.
-pub fn map_window(ram: &GuestRam, len: u64) -> Result<(), Error> {
+/// 2 MiB), user read-write and never executable, and unmaps the rest of
+/// the first `before` bytes, what the last call mapped: entries past both
+/// are left as they are, unmapped (the tables start so, and only this
+/// function changes them).
+pub fn map_window(ram: &GuestRam, before: u64, len: u64) -> Result<(), Error> {
     let pages = len.min(layout::WINDOW_MAX).div_ceil(PAGE_2M);
-    for page in 0..layout::WINDOW_MAX / PAGE_2M {
+    let touched = pages.max(before.min(layout::WINDOW_MAX).div_ceil(PAGE_2M));
+    for page in 0..touched {
         let entry = if page < pages {
             (layout::WINDOW + page * PAGE_2M) | PRESENT | WRITABLE | USER | HUGE | NO_EXECUTE
         } else {
@@ -113,12 +119,58 @@ mod tests {
     #[test]
     fn window_maps_whole_pages_never_executable() {
         let ram = GuestRam::new(layout::RAM_END as usize).expect("map");
-        map_window(&ram, PAGE_2M + 1).expect("map window");
+        map_window(&ram, 0, PAGE_2M + 1).expect("map window");
         let first = ram.read_u64(PD_WINDOW).expect("read");
         let second = ram.read_u64(PD_WINDOW + 8).expect("read");
         let third = ram.read_u64(PD_WINDOW + 16).expect("read");
         assert_ne!(first & NO_EXECUTE, 0);
         assert_eq!(second & !0xfff & !NO_EXECUTE, layout::WINDOW + PAGE_2M);
         assert_eq!(third, 0);
+    }
+
+    /// The leaf entry a four-level walk finds for `address`, as the CPU
+    /// walks it (every level present and user-accessible), or `None`.
+    fn walk(ram: &GuestRam, address: u64) -> Option<u64> {
+        let mut table = PML4;
+        for shift in [39, 30, 21] {
+            let entry = ram
+                .read_u64(table + 8 * ((address >> shift) & 511))
+                .expect("read");
+            if entry & (PRESENT | USER) != PRESENT | USER {
+                return None;
+            }
+            if shift == 21 {
+                return Some(entry);
+            }
+            table = entry & 0x000f_ffff_ffff_f000;
+        }
+        unreachable!()
+    }
+
+    #[test]
+    fn window_reaches_eight_gib_and_shrinks_back() {
+        let ram = GuestRam::new(layout::RAM_END as usize).expect("map");
+        write_page_tables(&ram).expect("write");
+        let six = 6 << 30;
+        map_window(&ram, 0, six).expect("map 6 GiB");
+        for offset in [0, (4 << 30) + 5 * PAGE_2M + 17, six - 1] {
+            let leaf = walk(&ram, layout::WINDOW + offset).expect("mapped");
+            assert_eq!(
+                leaf & 0x000f_ffff_ffe0_0000,
+                layout::WINDOW + offset / PAGE_2M * PAGE_2M
+            );
+            assert_ne!(leaf & WRITABLE, 0);
+            assert_ne!(leaf & NO_EXECUTE, 0);
+        }
+        assert_eq!(walk(&ram, layout::WINDOW + six), None);
+        // More than 8 GiB maps 8 GiB: no preview-1 access reaches past it.
+        map_window(&ram, six, 10 << 30).expect("map 10 GiB");
+        assert!(walk(&ram, layout::WINDOW + layout::WINDOW_MAX - 1).is_some());
+        assert_eq!(walk(&ram, layout::WINDOW + layout::WINDOW_MAX), None);
+        map_window(&ram, 10 << 30, PAGE_2M).expect("shrink");
+        assert!(walk(&ram, layout::WINDOW).is_some());
+        for offset in [PAGE_2M, 4 << 30, layout::WINDOW_MAX - 1] {
+            assert_eq!(walk(&ram, layout::WINDOW + offset), None, "{offset:#x}");
+        }
     }
 }

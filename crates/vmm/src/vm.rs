@@ -256,17 +256,19 @@ impl Vm {
 
     /// Maps `len` bytes of host memory at `base` — the function's linear
     /// memory — at [`layout::WINDOW`] in sysd's address space, replacing any
-    /// earlier window. Call it again with the new length after the memory
-    /// grows; the memory must not move (wasmtime's `memory_may_move(false)`).
-    /// Only `len` bytes are registered with KVM: the rest of the last 2 MiB
-    /// page is unbacked, and a sysd access there stops the VM with
+    /// earlier window; of a memory64 memory over [`layout::WINDOW_MAX`],
+    /// only that much (no preview-1 access reaches further). Call it again
+    /// with the new base and length after the memory grows or moves.
+    /// Only the mapped bytes are registered with KVM: the rest of the last
+    /// 2 MiB page is unbacked, and a sysd access there stops the VM with
     /// [`vcpu::Error::Unbacked`].
     ///
     /// # Safety
     ///
     /// `base..base + len` must stay mapped and owned by this function
-    /// instance until the window is replaced or the `Vm` dropped: sysd reads
-    /// and writes it.
+    /// instance until the window is replaced or removed
+    /// ([`Vm::unmap_window`]) or the `Vm` dropped: sysd reads and writes
+    /// it, whenever it runs. Unmap the window before the memory can move.
     pub unsafe fn map_window(&mut self, base: *mut u8, len: usize) -> Result<(), Error> {
         let (base_addr, page) = (base as usize, 4096);
         // A memory of 0 pages has no bytes to map, wherever its base is.
@@ -274,8 +276,6 @@ impl Vm {
             Some("the base is not page-aligned")
         } else if !len.is_multiple_of(page) {
             Some("the length is not a whole number of pages")
-        } else if len as u64 > layout::WINDOW_MAX {
-            Some("the length exceeds the 4 GiB window")
         } else {
             None
         };
@@ -286,28 +286,33 @@ impl Vm {
                 why,
             });
         }
+        let len = len.min(layout::WINDOW_MAX as usize);
         if self.window == Some((base_addr, len)) || (self.window.is_none() && len == 0) {
             return Ok(());
         }
         // KVM cannot resize a slot: delete it, then add the new extent.
         // `window` is `Some` only while a slot exists (never for 0 bytes).
-        if self.window.take().is_some() {
-            self.set_window_slot(0, 0)?;
-        }
+        let before = match self.window.take() {
+            Some((_, before)) => {
+                self.set_window_slot(0, 0)?;
+                before
+            }
+            None => 0,
+        };
         if len > 0 {
             self.set_window_slot(base_addr as u64, len as u64)?;
             self.window = Some((base_addr, len));
         }
-        paging::map_window(&self.ram, len as u64)?;
+        paging::map_window(&self.ram, before as u64, len as u64)?;
         Ok(())
     }
 
     /// Removes the linear-memory window, so the memory behind it may be
-    /// freed while this VM lives on.
+    /// freed or moved while this VM lives on.
     pub fn unmap_window(&mut self) -> Result<(), Error> {
-        if self.window.take().is_some() {
+        if let Some((_, before)) = self.window.take() {
             self.set_window_slot(0, 0)?;
-            paging::map_window(&self.ram, 0)?;
+            paging::map_window(&self.ram, before as u64, 0)?;
         }
         Ok(())
     }

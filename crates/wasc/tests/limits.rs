@@ -68,6 +68,47 @@ fn run(mode: &[&str], options: &[&str], module: &tempfile::NamedTempFile) -> har
     wasc(&args)
 }
 
+/// A memory64 memory that grows past 4 GiB after a WASI call (so, in
+/// process and in a VM, past its reservation: it moves), then has
+/// `fd_write` print bytes the module stored across the 4 GiB line (sysd
+/// reads them through the window above 4 GiB), then grows again and calls
+/// again: the window follows the memory.
+const MEMORY64: &str = r#"(module
+  (import "wasi_snapshot_preview1" "fd_write" (func $write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (memory (export "memory") i64 1)
+  (data (i64.const 16) "before\n")
+  (func $print (param $ptr i64) (param $len i64)
+    (i64.store32 (i64.const 0) (local.get $ptr))
+    (i64.store32 (i64.const 4) (local.get $len))
+    (if (call $write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8))
+      (then (call $exit (i32.const 10)))))
+  (func (export "_start")
+    (call $print (i64.const 16) (i64.const 7))
+    ;; 4 GiB + 128 KiB.
+    (if (i64.eq (memory.grow (i64.const 65537)) (i64.const -1)) (then (call $exit (i32.const 7))))
+    ;; "across the line!\n" from 4 GiB - 4: "acro" below, the rest above.
+    (i64.store (i64.const 0xfffffffc) (i64.const 0x742073736f726361))
+    (i64.store (i64.const 0x100000004) (i64.const 0x21656e696c206568))
+    (i64.store8 (i64.const 0x10000000c) (i64.const 0x0a))
+    (call $print (i64.const 0xfffffffc) (i64.const 17))
+    ;; Grow once more and call again.
+    (if (i64.eq (memory.grow (i64.const 1)) (i64.const -1)) (then (call $exit (i32.const 8))))
+    (call $print (i64.const 16) (i64.const 7))))"#;
+
+#[test]
+fn a_memory64_memory_grows_past_4_gib_and_wasi_reads_across_the_line() {
+    let m64 = module(MEMORY64);
+    for mode in MODES {
+        let out = run(mode, &["--max-memory", "5G"], &m64);
+        assert_eq!(out.status, Some(0), "{mode:?}: {out:?}");
+        assert_eq!(out.stdout, "before\nacross the line!\nbefore\n", "{mode:?}");
+        // Past --max-memory, growth fails inside the module (exit 7).
+        let out = run(mode, &["--max-memory", "4G"], &m64);
+        assert_eq!(out.status, Some(7), "{mode:?}: {out:?}");
+    }
+}
+
 #[test]
 fn a_runaway_module_stops_at_its_timeout() {
     let spin = module(SPIN);

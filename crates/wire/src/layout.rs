@@ -12,7 +12,7 @@
 //! 0x00a0_0000  call page     user, read + write, no execute
 //! 0x00c0_0000  tmpfs         user, read + write, no execute (if any; up
 //!                            to 256 MiB, a KVM slot of its own)
-//! 0x1_0000_0000 Wasm linear memory window (up to 4 GiB), user, rw, no execute
+//! 0x1_0000_0000 Wasm linear memory window (up to 8 GiB), user, rw, no execute
 //! ```
 
 /// The size of every mapping.
@@ -61,5 +61,8 @@ pub const fn tmpfs_region(quotas: u64) -> u64 {
 
 /// Where the function's linear memory appears in sysd's address space.
 pub const WINDOW: u64 = 0x1_0000_0000;
-/// The largest linear memory (wasm32): 4 GiB.
-pub const WINDOW_MAX: u64 = 0x1_0000_0000;
+/// The most of a linear memory the window maps: 8 GiB, as far as any
+/// preview-1 access reaches (a 32-bit pointer plus a 32-bit length). A
+/// wasm32 memory is at most 4 GiB; a larger memory64 memory is mapped up
+/// to here.
+pub const WINDOW_MAX: u64 = 0x2_0000_0000;

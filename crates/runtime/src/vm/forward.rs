@@ -79,9 +79,10 @@ fn forward(id: u32, mut caller: Caller<'_, Instance>, args: &[u64]) -> wasmtime:
     let (base, len) = (memory.data_ptr(&caller) as usize, memory.data_size(&caller));
     let instance = caller.data_mut();
     if instance.window != (base, len) {
-        // SAFETY: the memory belongs to this store, which owns the VM, and
-        // never moves (memory_may_move(false)); it is remapped here whenever
-        // its size changes, before sysd runs.
+        // SAFETY: the memory belongs to this store, which owns the VM. It
+        // can move or be freed only by growing, and the store's limiter
+        // unmaps the window before any growth (`Instance::memory_growing`);
+        // it is mapped again here, where it is now, before sysd runs.
         unsafe { instance.vm.map_window(base as *mut u8, len) }?;
         instance.window = (base, len);
     }

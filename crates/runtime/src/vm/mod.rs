@@ -15,9 +15,8 @@ use std::time::{Duration, Instant};
 use wasc_executor::Executor;
 use wasc_seccomp::ThreadKind;
 use wasc_vmm::{Hypervisor, Pool, Template, Vm, VmConfig};
-use wasmtime::{Engine, InstancePre, Linker, Module, Store, StoreLimits};
+use wasmtime::{Engine, InstancePre, Linker, Module, ResourceLimiter, Store, StoreLimits};
 
-use crate::limits::HasLimits;
 use crate::{Error, InstanceConfig, KvmDevice, Transport, VmSource};
 
 const WASI: &str = "wasi_snapshot_preview1";
@@ -42,9 +41,52 @@ pub(crate) struct Instance {
     limits: StoreLimits,
 }
 
-impl HasLimits for Instance {
-    fn limits(&mut self) -> &mut StoreLimits {
-        &mut self.limits
+/// The run's limits, and one duty more: a memory about to grow may move (a
+/// memory64 memory past its reservation), and sysd must never keep a
+/// window on memory wasmtime may free, so the window goes first. The next
+/// WASI call maps the memory where it is then.
+impl ResourceLimiter for Instance {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let allowed = self.limits.memory_growing(current, desired, maximum)?;
+        if allowed {
+            self.vm.unmap_window()?;
+            self.window = (0, 0);
+        }
+        Ok(allowed)
+    }
+
+    fn memory_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.memory_grow_failed(error)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        self.limits.table_growing(current, desired, maximum)
+    }
+
+    fn table_grow_failed(&mut self, error: wasmtime::Error) -> wasmtime::Result<()> {
+        self.limits.table_grow_failed(error)
+    }
+
+    fn instances(&self) -> usize {
+        self.limits.instances()
+    }
+
+    fn tables(&self) -> usize {
+        self.limits.tables()
+    }
+
+    fn memories(&self) -> usize {
+        self.limits.memories()
     }
 }
 
@@ -203,7 +245,7 @@ impl VmHost {
                 limits: config.limits.store_limits(),
             },
         );
-        store.limiter(|data| data.limits());
+        store.limiter(|data| data);
         Ok(VmInstance {
             store: Some(store),
             pre: pre.clone(),

@@ -85,6 +85,7 @@ impl ServeCommand {
                 kvm_device: flags.kvm_device.clone().into(),
                 vm_source: VmSource::Pool,
                 pooling: true,
+                single_thread: false,
             },
             routes,
             workers: self.workers,
