@@ -7,7 +7,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use wasc_wire::hostop::{HostOp, OpCode, SCRATCH_LEN, SECOND_OFFSET};
 
 use crate::handles::{Handle, HandleTable};
-use crate::paths::{self, name, Dot};
+use crate::paths::{self, name, relative_dir, Dot};
 use crate::sockets;
 use crate::sys::{fstat, retry, stat_to_scratch};
 use crate::{Failure, LinearMemory, Refusal};
@@ -31,7 +31,8 @@ pub(crate) fn execute(
         | OpCode::ReadDir
         | OpCode::Wait
         | OpCode::ReadScratch
-        | OpCode::Shutdown => 2,
+        | OpCode::Shutdown
+        | OpCode::LookupDir => 2,
         OpCode::Read
         | OpCode::Write
         | OpCode::Lookup
@@ -58,6 +59,7 @@ pub(crate) fn execute(
         OpCode::Pwrite => transfer(handles, a0, range()?, Transfer::Pwrite(position(a3)?)),
         OpCode::Append => transfer(handles, a0, range()?, Transfer::Append),
         OpCode::Lookup => paths::lookup(handles, a0, name(scratch, 0, a1, Dot::Allowed)?, a2),
+        OpCode::LookupDir => paths::lookup_dir(handles, a0, relative_dir(scratch, a1)?),
         OpCode::Stat => {
             let st = fstat(handles.get(a0)?.fd())?;
             stat_to_scratch(&st, scratch);

@@ -2,9 +2,12 @@
 //! readlink, mkdir, unlink, rmdir, rename, link, symlink, set times. The
 //! component comes from the scratch area and is checked here (1–255 bytes,
 //! no `/`, no NUL, never `..`; `.` only where it names the directory itself
-//! harmlessly). Nothing here follows a symlink or leaves the directory: the
-//! kernel enforces it (`openat2` with `RESOLVE_BENEATH`, `AT_SYMLINK_NOFOLLOW`,
-//! and the `*at` calls that never follow a final symlink).
+//! harmlessly). One op takes several components: opening a directory
+//! further down in one step (`lookup_dir`), which sysd tries before walking
+//! a path component by component. Nothing here follows a symlink or leaves
+//! the directory: the kernel enforces it (`openat2` with `RESOLVE_BENEATH`
+//! and `RESOLVE_NO_SYMLINKS`, `AT_SYMLINK_NOFOLLOW`, and the `*at` calls
+//! that never follow a final symlink).
 
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -38,6 +41,33 @@ pub(crate) fn name(
         return Err(Refusal::BadName);
     }
     CString::new(bytes).map_err(|_| Refusal::BadName)
+}
+
+/// The relative path of [`OpCode::LookupDir`](wasc_wire::hostop::OpCode)
+/// at the start of the scratch area: two or more components, each as
+/// [`name`] takes them (never `.` or `..`), one `/` between them, none at
+/// either end.
+pub(crate) fn relative_dir(scratch: &[u8; SCRATCH_LEN], len: u64) -> Result<CString, Refusal> {
+    let len = usize::try_from(len).map_err(|_| Refusal::BadName)?;
+    if len > SCRATCH_LEN {
+        return Err(Refusal::BadName);
+    }
+    let path = &scratch[..len];
+    let mut components = 0;
+    for component in path.split(|&b| b == b'/') {
+        if component.is_empty()
+            || component.len() > NAME_MAX
+            || component == b"."
+            || component == b".."
+        {
+            return Err(Refusal::BadName);
+        }
+        components += 1;
+    }
+    if components < 2 {
+        return Err(Refusal::BadName);
+    }
+    CString::new(path).map_err(|_| Refusal::BadName)
 }
 
 /// The directory handle `raw`, for an op called `op`.
@@ -95,6 +125,25 @@ pub(crate) fn lookup(
     };
     let raw = handles.insert(handle).ok_or(Failure::Host(Errno::MFILE))?;
     Ok(raw | if is_dir { lookup::RESULT_DIRECTORY } else { 0 })
+}
+
+/// `openat2` of a directory several components beneath a directory handle,
+/// read-only, in one step: the kernel refuses a symlink anywhere on the way
+/// (`ELOOP`) and any way out of the directory.
+pub(crate) fn lookup_dir(
+    handles: &mut HandleTable,
+    raw_dir: u64,
+    path: CString,
+) -> Result<u64, Failure> {
+    let dir = dir(handles, raw_dir, "lookup")?;
+    let fd = openat2(
+        dir,
+        &path,
+        libc::O_CLOEXEC | libc::O_NOFOLLOW | libc::O_NOCTTY | libc::O_RDONLY | libc::O_DIRECTORY,
+    )?;
+    handles
+        .insert(Handle::dir(fd))
+        .ok_or(Failure::Host(Errno::MFILE))
 }
 
 fn openat2(dir: RawFd, name: &CStr, oflags: i32) -> Result<OwnedFd, Failure> {

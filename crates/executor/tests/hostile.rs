@@ -338,3 +338,83 @@ fn reads_into_scratch_need_a_readable_handle() {
     assert_eq!(f.run(OpCode::ReadScratch, &[file, u64::MAX]), Ok(5));
     assert_eq!(&f.scratch[..5], b"hello");
 }
+
+/// `LookupDir` takes only plain relative paths of two or more components:
+/// anything that could mean `.`, `..`, the root, or one component (which
+/// `Lookup` serves) is refused before any system call.
+#[test]
+fn lookup_dir_refuses_all_but_plain_relative_paths() {
+    let mut f = fixture();
+    std::fs::create_dir_all(f.dir.path().join("a/b")).expect("dirs");
+    let long = [vec![b'a'; 256], b"/b".to_vec()].concat();
+    let refused: [&[u8]; 13] = [
+        b"a",
+        b"a/..",
+        b"../a",
+        b"a/../a/b",
+        b"./a/b",
+        b"a/./b",
+        b"/a/b",
+        b"a/b/",
+        b"a//b",
+        b"a/b\0",
+        b"",
+        b"a/\0/b",
+        &long,
+    ];
+    for path in refused {
+        assert_eq!(
+            f.at(OpCode::LookupDir, DIR, path, &[]),
+            Err(Errno::INVAL),
+            "{:?}",
+            String::from_utf8_lossy(path)
+        );
+    }
+    assert_eq!(
+        f.run(OpCode::LookupDir, &[DIR, SCRATCH_LEN as u64 + 1]),
+        Err(Errno::INVAL),
+        "past the scratch area"
+    );
+    assert_eq!(f.executor.refused(), refused.len() as u64 + 1);
+    // A file handle is not a directory to look beneath.
+    let file = f.lookup(b"file.txt", lookup::READ).expect("open file");
+    assert_eq!(f.at(OpCode::LookupDir, file, b"a/b", &[]), Err(Errno::BADF));
+}
+
+/// What the kernel refuses for `LookupDir`: a symlink anywhere on the way,
+/// even to a directory inside the tree (sysd then walks it itself), a way
+/// out through one, and a file at the end.
+#[test]
+fn lookup_dir_never_follows_a_symlink() {
+    let mut f = fixture();
+    let root = f.dir.path();
+    std::fs::create_dir_all(root.join("a/b/c")).expect("dirs");
+    std::os::unix::fs::symlink("a", root.join("to_a")).expect("symlink");
+    std::os::unix::fs::symlink("c", root.join("a/b/to_c")).expect("symlink");
+    std::os::unix::fs::symlink("/etc", root.join("a/etc")).expect("symlink");
+    std::fs::write(root.join("a/b/file"), b"x").expect("file");
+    // A symlink on the way is `LOOP`; as the last component (to a
+    // directory inside, or out of the tree) `O_NOFOLLOW | O_DIRECTORY`
+    // makes it `NOTDIR`.
+    for (path, errno) in [
+        (&b"to_a/b"[..], Errno::LOOP),
+        (b"a/b/to_c", Errno::NOTDIR),
+        (b"a/etc", Errno::NOTDIR),
+    ] {
+        assert_eq!(
+            f.at(OpCode::LookupDir, DIR, path, &[]),
+            Err(errno),
+            "{:?}",
+            String::from_utf8_lossy(path)
+        );
+    }
+    assert_eq!(
+        f.at(OpCode::LookupDir, DIR, b"a/b/file", &[]),
+        Err(Errno::NOTDIR)
+    );
+    assert_eq!(
+        f.at(OpCode::LookupDir, DIR, b"a/missing", &[]),
+        Err(Errno::NOENT)
+    );
+    assert_eq!(f.executor.refused(), 0, "kernel errors, not refusals");
+}

@@ -174,3 +174,24 @@ fn a_wait_reports_a_readable_handle_at_once() {
         1
     );
 }
+
+/// `LookupDir` opens a directory several components down in one op; the
+/// handle serves lookups and listings beneath it like any other.
+#[test]
+fn lookup_dir_opens_a_directory_several_levels_down() {
+    let mut f = fixture();
+    std::fs::create_dir_all(f.dir.path().join("a/b/c")).expect("dirs");
+    std::fs::write(f.dir.path().join("a/b/c/deep.txt"), b"deep").expect("file");
+    let c = f
+        .at(OpCode::LookupDir, DIR, b"a/b/c", &[])
+        .expect("lookup a/b/c");
+    assert_eq!(f.list(c), vec![("deep.txt".to_owned(), 4)]);
+    let file = f
+        .at(OpCode::Lookup, c, b"deep.txt", &[lookup::READ])
+        .expect("open beneath it");
+    f.run(OpCode::Read, &[file, 0, 4]).expect("read");
+    assert_eq!(&f.memory[..4], b"deep");
+    // Read-only: nothing can be written through the directory handle.
+    assert_eq!(f.run(OpCode::Write, &[c, 0, 1]), Err(Errno::BADF));
+    f.run(OpCode::Close, &[c]).expect("close");
+}

@@ -107,6 +107,14 @@ pub enum OpCode {
     /// `[handle, how]`: shut down reading ([`socket::SHUT_RD`]), writing
     /// ([`socket::SHUT_WR`]) or both of a connection.
     Shutdown = 27,
+    /// `[dir handle, path len]`: open, read-only, the directory at a
+    /// relative path of two or more components (in the scratch area, one
+    /// `/` between them, none `.` or `..`) beneath a directory handle, in
+    /// one step: never following a symlink (`LOOP` on the way, `NOTDIR` as
+    /// the last component; sysd then walks the path one component at a
+    /// time instead) nor leaving the directory. Result: the new directory
+    /// handle.
+    LookupDir = 28,
 }
 
 impl OpCode {
@@ -140,6 +148,7 @@ impl OpCode {
             Recv,
             Send,
             Shutdown,
+            LookupDir,
         ]
         .into_iter()
         .find(|op| *op as u32 == raw)
@@ -295,7 +304,8 @@ mod tests {
             assert_eq!(OpCode::from_raw(op as u32), Some(op));
         }
         assert_eq!(OpCode::from_raw(0), None);
-        assert_eq!(OpCode::from_raw(28), None);
+        assert_eq!(OpCode::from_raw(28), Some(OpCode::LookupDir));
+        assert_eq!(OpCode::from_raw(29), None);
         assert_eq!(OpCode::from_raw(99), None);
     }
 }

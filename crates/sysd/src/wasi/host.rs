@@ -58,6 +58,12 @@ pub(crate) fn open<S: System>(
     Ok((value as u32, value & lookup::RESULT_DIRECTORY != 0))
 }
 
+/// Opens the directory at `path` (two or more plain components joined by
+/// `/`) beneath `dir` in one op, following no symlink: its handle.
+pub(crate) fn open_dir_path<S: System>(sys: &mut S, dir: u32, path: &[u8]) -> Result<u32, u16> {
+    at(sys, OpCode::LookupDir, dir, path, &[]).map(|value| value as u32)
+}
+
 pub(crate) fn close<S: System>(sys: &mut S, handle: u32) {
     // A close that fails leaves nothing for the module to act on.
     let _ = op(sys, OpCode::Close, &[u64::from(handle)]);

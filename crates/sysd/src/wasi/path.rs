@@ -6,8 +6,15 @@
 //! and trailing slashes. A walk holds the directories it opened on a
 //! stack; `..` closes the top one. Absolute paths and absolute symlink
 //! targets are refused with `PERM`.
+//!
+//! One shortcut: a path whose directories are plain names (`a/b/c/file`)
+//! has them opened in one host op (`LookupDir`, which fails on any
+//! symlink); then the walk goes on from there, or, if that failed, from
+//! the start one component at a time, exactly as without it. A `..` met
+//! later (through a symlink's target) reopens the run minus its last
+//! directory.
 
-use wasc_wire::hostop::{lookup, NAME_MAX, TARGET_MAX};
+use wasc_wire::hostop::{lookup, NAME_MAX, SCRATCH_LEN, TARGET_MAX};
 
 use super::errno::{ILSEQ, INVAL, LOOP, NAMETOOLONG, NOENT, NOTDIR, PERM};
 use super::host;
@@ -49,7 +56,16 @@ pub(crate) struct Walk {
     pos: usize,
     base: u32,
     stack: [u32; MAX_DEPTH],
+    /// How many directories each stack entry stands for: 1, or (only the
+    /// first) a run opened in one op.
+    spans: [u8; MAX_DEPTH],
     depth: usize,
+    /// Directories below `base`: the sum of `spans`.
+    components: usize,
+    /// The run of directories the first entry stands for when it spans
+    /// several: their names joined by `/`.
+    run: [u8; SCRATCH_LEN],
+    run_len: usize,
     links: u32,
     /// Whether the path was found resolvable (on the first step).
     started: bool,
@@ -77,7 +93,11 @@ impl Walk {
             pos: 0,
             base,
             stack: [0; MAX_DEPTH],
+            spans: [0; MAX_DEPTH],
             depth: 0,
+            components: 0,
+            run: [0; SCRATCH_LEN],
+            run_len: 0,
             links: 0,
             started: false,
         };
@@ -102,7 +122,11 @@ impl Walk {
             pos: 0,
             base,
             stack: [0; MAX_DEPTH],
+            spans: [0; MAX_DEPTH],
             depth: 0,
+            components: 0,
+            run: [0; SCRATCH_LEN],
+            run_len: 0,
             links: 0,
             started: false,
         };
@@ -155,6 +179,7 @@ impl Walk {
         if !self.started {
             self.resolvable()?;
             self.started = true;
+            self.open_run(sys);
         }
         loop {
             while self.pos < self.len && self.path[self.pos] == b'/' {
@@ -218,27 +243,122 @@ impl Walk {
             self.depth -= 1;
             host::close(sys, self.stack[self.depth]);
         }
+        self.components = 0;
     }
 
     fn up<S: System>(&mut self, sys: &mut S) -> Result<(), u16> {
         if self.depth == 0 {
             return Err(PERM);
         }
-        self.depth -= 1;
-        host::close(sys, self.stack[self.depth]);
-        Ok(())
+        let top = self.depth - 1;
+        host::close(sys, self.stack[top]);
+        let span = usize::from(self.spans[top]);
+        self.components -= 1;
+        if span == 1 {
+            self.depth -= 1;
+            return Ok(());
+        }
+        // A run opened in one op (the first entry, beneath `base`): open
+        // it again without its last directory.
+        let end = self.run[..self.run_len]
+            .iter()
+            .rposition(|&b| b == b'/')
+            .unwrap_or(0);
+        let reopened = if span > 2 {
+            host::open_dir_path(sys, self.base, &self.run[..end])
+        } else {
+            match host::open(sys, self.base, &self.run[..end], lookup::DIRECTORY) {
+                Ok((handle, true)) => Ok(handle),
+                Ok((handle, false)) => {
+                    host::close(sys, handle);
+                    Err(NOTDIR)
+                }
+                Err(errno) => Err(errno),
+            }
+        };
+        match reopened {
+            Ok(handle) => {
+                self.stack[top] = handle;
+                self.spans[top] -= 1;
+                self.run_len = end;
+                Ok(())
+            }
+            Err(errno) => {
+                // The run is closed: nothing of it is left to release.
+                self.depth -= 1;
+                self.components -= span - 1;
+                Err(errno)
+            }
+        }
+    }
+
+    /// The shortcut: when every component before the last is a plain name
+    /// (no `.` or `..`, and the last is not `..` either) and there are at
+    /// least two of them beneath a host directory, opens them in one op.
+    /// On failure (a symlink on the way, a missing directory …) nothing
+    /// changes and the walk goes one component at a time.
+    fn open_run<S: System>(&mut self, sys: &mut S) {
+        if self.depth != 0 || self.links != 0 || super::tmpfs::owns(u64::from(self.base)) {
+            return;
+        }
+        let path = &self.path[..self.len];
+        let mut end = path.len();
+        while end > 0 && path[end - 1] == b'/' {
+            end -= 1;
+        }
+        let last_start = path[..end]
+            .iter()
+            .rposition(|&b| b == b'/')
+            .map_or(0, |i| i + 1);
+        if &path[last_start..end] == b".." {
+            return;
+        }
+        let (mut len, mut count) = (0, 0);
+        for component in path[..last_start].split(|&b| b == b'/') {
+            if component.is_empty() {
+                continue;
+            }
+            let separator = usize::from(count > 0);
+            if component == b"."
+                || component == b".."
+                || component.len() > NAME_MAX
+                || len + separator + component.len() > SCRATCH_LEN
+                || count == MAX_DEPTH
+            {
+                return;
+            }
+            if separator == 1 {
+                self.run[len] = b'/';
+            }
+            self.run[len + separator..len + separator + component.len()].copy_from_slice(component);
+            len += separator + component.len();
+            count += 1;
+        }
+        if count < 2 {
+            return;
+        }
+        if let Ok(handle) = host::open_dir_path(sys, self.base, &self.run[..len]) {
+            self.stack[0] = handle;
+            self.spans[0] = count as u8;
+            self.depth = 1;
+            self.components = count;
+            self.run_len = len;
+            self.pos = last_start;
+        }
     }
 
     /// Descends into directory `comp`, or follows it if it is a symlink.
     fn enter<S: System>(&mut self, sys: &mut S, comp: &[u8], end: usize) -> Result<(), u16> {
         match host::open(sys, self.dir(), comp, lookup::DIRECTORY) {
             Ok((handle, true)) => {
-                if self.depth == MAX_DEPTH {
+                if self.components == MAX_DEPTH {
                     host::close(sys, handle);
                     return Err(NAMETOOLONG);
                 }
                 self.stack[self.depth] = handle;
+                self.spans[self.depth] = 1;
                 self.depth += 1;
+                self.components += 1;
                 Ok(())
             }
             Ok((handle, false)) => {
@@ -396,6 +516,15 @@ pub(crate) mod tests {
                 let node = tree.add(Node::Link(target.as_bytes().to_vec()));
                 tree.link(root, name, node);
             }
+            // `d/g/h/x`, and in `h` a symlink `l -> ../..` (to `d`).
+            let g = tree.add(Node::Dir(BTreeMap::new()));
+            let h = tree.add(Node::Dir(BTreeMap::new()));
+            let x = tree.add(Node::File);
+            let l = tree.add(Node::Link(b"../..".to_vec()));
+            tree.link(d, "g", g);
+            tree.link(g, "h", h);
+            tree.link(h, "x", x);
+            tree.link(h, "l", l);
             tree.handles.push(Some(root));
             tree
         }
@@ -467,6 +596,33 @@ pub(crate) mod tests {
                     let handle = (self.handles.len() - 1) as u64;
                     Ok(handle | if is_dir { lookup::RESULT_DIRECTORY } else { 0 })
                 }
+                OpCode::LookupDir => {
+                    let mut node = self
+                        .handles
+                        .get(a0 as usize)
+                        .copied()
+                        .flatten()
+                        .ok_or(8u32)?;
+                    let path = &scratch[..a1 as usize];
+                    let components: Vec<&[u8]> = path.split(|&b| b == b'/').collect();
+                    assert!(components.len() >= 2, "a run of one");
+                    for (i, name) in components.iter().enumerate() {
+                        assert!(!name.is_empty() && *name != b"." && *name != b"..");
+                        let Node::Dir(children) = &self.nodes[node] else {
+                            return Err(u32::from(NOTDIR));
+                        };
+                        let child = *children.get(*name).ok_or(u32::from(NOENT))?;
+                        match self.nodes[child] {
+                            Node::Dir(_) => node = child,
+                            Node::Link(_) if i + 1 < components.len() => {
+                                return Err(u32::from(LOOP))
+                            }
+                            _ => return Err(u32::from(NOTDIR)),
+                        }
+                    }
+                    self.handles.push(Some(node));
+                    Ok((self.handles.len() - 1) as u64)
+                }
                 OpCode::ReadLink => {
                     let node = self.child(scratch, a0, a1)?.ok_or(u32::from(NOENT))?;
                     let Node::Link(target) = &self.nodes[node] else {
@@ -531,6 +687,41 @@ pub(crate) mod tests {
         assert_eq!(walk("."), Ok((0, ".".into(), false)));
         assert_eq!(walk("file/x"), Err(NOTDIR));
         assert_eq!(walk("missing/x"), Err(NOENT));
+    }
+
+    /// Host ops a walk of `path` makes.
+    fn ops(path: &str) -> usize {
+        let mut tree = machine();
+        let mut walk = Walk::new(3, path.as_bytes()).expect("path");
+        let _ = with_walk(&mut tree, &mut walk, |sys, walk| walk.parent(sys).map(drop));
+        tree.host.ops
+    }
+
+    #[test]
+    fn plain_directories_are_opened_in_one_op() {
+        // `d/g` is node 10, `d/g/h` node 11.
+        assert_eq!(walk("d/g/h/x"), Ok((11, "x".into(), false)));
+        assert_eq!(walk("d//g/h/"), Ok((10, "h".into(), true)));
+        assert_eq!(walk("d/g/h/."), Ok((11, ".".into(), false)));
+        assert_eq!(ops("d/g/h/x"), 2, "one lookup, one close");
+        assert_eq!(ops("d/g/x"), 2);
+        assert_eq!(ops("d/x"), 2, "one directory: a plain lookup");
+        // Not plain: walked a component at a time.
+        assert_eq!(ops("d/./g/h/x"), 6);
+        assert_eq!(ops("d/g/h/.."), 6);
+        // A symlink on the way: the run fails, the walk follows it.
+        assert_eq!(walk("s/g/h/x"), Ok((11, "x".into(), false)));
+        assert_eq!(walk("d/g/missing/x"), Err(NOENT));
+        assert_eq!(walk("d/g/h/x/y"), Err(NOTDIR));
+    }
+
+    #[test]
+    fn dot_dot_after_a_run_reopens_its_parents() {
+        // `l -> ../..` from `d/g/h`: back up to `d`, then `f` in it.
+        assert_eq!(walk("d/g/h/l/f"), Ok((1, "f".into(), false)));
+        assert_eq!(walk("d/g/h/l/g/h/x"), Ok((11, "x".into(), false)));
+        assert_eq!(walk("d/g/h/l/../file"), Ok((0, "file".into(), false)));
+        assert_eq!(walk("d/g/h/l/../../x"), Err(PERM));
     }
 
     #[test]

@@ -327,8 +327,11 @@ pub fn execute<S: System>(sys: &mut S, code: OpCode, args: &[u64; 6]) -> Result<
             fs.release(ino);
             Ok(0)
         }
+        // The walk never asks a memory file system for a run of
+        // directories (`path::Walk::open_run`): its lookups cost no exit.
         OpCode::Wait
         | OpCode::ReadScratch
+        | OpCode::LookupDir
         | OpCode::Accept
         | OpCode::Recv
         | OpCode::Send

@@ -1,8 +1,9 @@
-//! Whole-process search over a real directory tree (issue 12): the
+//! Whole-process searches over a real directory tree (issue 12): the
 //! `tree_search` guest counting the lines that contain a word in every file
 //! under `/usr/include` (Debian's C headers: thousands of files in hundreds
-//! of directories), granted with `--dir`, one `wasc run` process per run.
-//! Wall and CPU time (user + system of the child, all its threads).
+//! of directories), then ripgrep doing the same, granted with `--dir`, one
+//! `wasc run` process per run. Wall and CPU time (user + system of the
+//! child, all its threads).
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -29,12 +30,42 @@ fn children_cpu() -> Duration {
     time(usage.ru_utime) + time(usage.ru_stime)
 }
 
+/// A program searching the tree, run as `wasc run --dir TREE::/t MODULE ARGS`.
+struct Program {
+    title: &'static str,
+    module: &'static str,
+    args: &'static [&'static str],
+    what: &'static str,
+}
+
 pub fn search(plan: &Plan) -> anyhow::Result<String> {
     if !Path::new(TREE).is_dir() {
         return Ok(format!(
             "\n## Whole process: a search over `{TREE}`\n\nNot run: `{TREE}` is missing.\n"
         ));
     }
+    let programs = [
+        Program {
+            title: "a search over",
+            module: wasc_test_guests::TREE_SEARCH,
+            args: &[WORD, "/t"],
+            what: "a Rust guest that walks the\ntree with std (readdir, stat, open, read through WASI) and counts the lines\ncontaining the word in every file",
+        },
+        Program {
+            title: "ripgrep over",
+            module: wasc_test_guests::THIRD_PARTY_RG,
+            args: &["-c", "--sort", "path", WORD, "/t"],
+            what: "ripgrep 15 (built from crates.io\nfor `wasm32-wasip1` by `scripts/install-deps`) counting matching lines per\nfile",
+        },
+    ];
+    let mut out = String::new();
+    for program in &programs {
+        out += &run_program(plan, program)?;
+    }
+    Ok(out)
+}
+
+fn run_program(plan: &Plan, program: &Program) -> anyhow::Result<String> {
     let exe = std::env::current_exe().context("finding the wasc binary")?;
     let runs = if plan.quick { 1 } else { 5 };
     let modes: [(&str, &[&str]); 3] = [
@@ -45,8 +76,9 @@ pub fn search(plan: &Plan) -> anyhow::Result<String> {
     let mut wall = vec![Vec::new(); modes.len()];
     let mut cpu = vec![Vec::new(); modes.len()];
     let mut answer: Option<String> = None;
+    let title = program.title;
     for round in 0..runs {
-        progress(&format!("search over {TREE}: round {}/{runs}", round + 1));
+        progress(&format!("{title} {TREE}: round {}/{runs}", round + 1));
         for (i, (_, flags)) in modes.iter().enumerate() {
             let cpu0 = children_cpu();
             let start = Instant::now();
@@ -54,28 +86,39 @@ pub fn search(plan: &Plan) -> anyhow::Result<String> {
                 .arg("run")
                 .args(*flags)
                 .args(["--dir", &format!("{TREE}::/t")])
-                .arg(wasc_test_guests::TREE_SEARCH)
-                .args([WORD, "/t"])
+                .arg(program.module)
+                .args(program.args)
                 .output()?;
             wall[i].push(start.elapsed().as_secs_f64() * 1e3);
             cpu[i].push(children_cpu().saturating_sub(cpu0).as_secs_f64() * 1e3);
             ensure!(
                 output.status.success(),
-                "tree_search {flags:?} failed: {output:?}"
+                "{title} {flags:?} failed: {:?}",
+                output.status
             );
             let text = String::from_utf8_lossy(&output.stdout).trim().to_owned();
             match &answer {
                 None => answer = Some(text),
                 Some(first) => ensure!(
                     *first == text,
-                    "tree_search {flags:?} found `{text}` where the first run found `{first}`"
+                    "{title} {flags:?} printed other results than its first run"
                 ),
             }
         }
     }
+    let answer = answer.unwrap_or_default();
+    let summary = if answer.lines().count() == 1 {
+        answer
+    } else {
+        format!("{} lines of output", answer.lines().count())
+    };
+    let args = program.args.join(" ");
+    let name = Path::new(program.module)
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     let mut out = format!(
-        "\n## Whole process: a search over `{TREE}`\n\n`wasc run --dir {TREE}::/t tree_search.wasm {WORD} /t`: a Rust guest that walks the\ntree with std (readdir, stat, open, read through WASI) and counts the lines\ncontaining `{WORD}` in every file ({answer}, the same in every mode).\nMedian of {runs} processes per mode; CPU is the child's user + system time,\nall its threads.\n\n| mode | wall ms | CPU ms | wall / none | CPU / none |\n| --- | ---: | ---: | ---: | ---: |\n",
-        answer = answer.unwrap_or_default()
+        "\n## Whole process: {title} `{TREE}`\n\n`wasc run --dir {TREE}::/t {name} {args}`: {what} ({summary}, the same in every mode).\nMedian of {runs} processes per mode; CPU is the child's user + system time,\nall its threads.\n\n| mode | wall ms | CPU ms | wall / none | CPU / none |\n| --- | ---: | ---: | ---: | ---: |\n",
+        what = program.what,
     );
     let base = (stats(wall[0].clone()).p50, stats(cpu[0].clone()).p50);
     let mut best = (f64::MAX, f64::MAX);
