@@ -53,6 +53,23 @@ fn failed_open_with_trailing_slash_changes_nothing() {
     assert!(!report.stdout.contains("mtim=5"), "{report}");
 }
 
+/// Found by the differential fuzzer: linking `.` (a directory, refused in
+/// the end) to a new name with a trailing slash follows the name first, so
+/// a symlink out of the directory is `PERM`, not `EXIST`.
+#[test]
+fn linking_the_directory_itself_to_a_name_with_a_slash() {
+    same_everywhere(&[
+        "path_link 3 0 \".\" 3 \"lout/\"",
+        "path_link 3 0 \".\" 3 \"ldir/\"",
+        "path_link 3 0 \".\" 3 \"lfile/\"",
+        "path_link 3 0 \".\" 3 \"file/\"",
+        "path_link 3 0 \".\" 3 \"missing/\"",
+        "path_link 3 0 \".\" 3 \"ldangle/\"",
+        "path_link 3 0 \".\" 3 \"lloop/\"",
+        "path_link 3 0 \".\" 3 \"lout\"",
+    ]);
+}
+
 #[test]
 fn trailing_slashes_on_links_and_stats() {
     same_everywhere(&[

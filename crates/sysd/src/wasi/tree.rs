@@ -383,7 +383,11 @@ pub(crate) fn two_paths<S: System>(
             }
             if link && source.is_dot() {
                 // Linux looks the new name up before it refuses to link a
-                // directory.
+                // directory; `name/` is followed first (wasmtime: `PERM`
+                // for a symlink out of the directory).
+                if target.trailing {
+                    return new_name_without_slash(to, sys, target);
+                }
                 host::stat_at(sys, to.dir(), target.name())?;
                 return Err(EXIST);
             }
