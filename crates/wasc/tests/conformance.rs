@@ -53,6 +53,37 @@ fn failed_open_with_trailing_slash_changes_nothing() {
     assert!(!report.stdout.contains("mtim=5"), "{report}");
 }
 
+/// Found by the differential fuzzer: a non-following stat of `name/`
+/// stats a lone name itself, but follows the slash below a directory part
+/// (`./ldangle/` is NOENT, `dir/inner/` NOTDIR, `./ldir/` the directory).
+#[test]
+fn a_non_following_stat_follows_a_trailing_slash_below_a_directory() {
+    let mut script = Vec::new();
+    for path in [
+        "ldangle/",
+        "./ldangle/",
+        "lfile/",
+        "./lfile/",
+        "dir/../lfile/",
+        "ldir/",
+        "./ldir/",
+        "ldir//",
+        "./lloop/",
+        "./lout/",
+        "file/",
+        "./file/",
+        "dir/inner/",
+        "ldir/inner/",
+        "dir/sub/",
+        "dir/sub/up/",
+        "./dir//",
+    ] {
+        script.push(format!("path_filestat_get 3 0 \"{path}\" filestat"));
+    }
+    let script: Vec<&str> = script.iter().map(String::as_str).collect();
+    same_everywhere(&script);
+}
+
 /// Found by the differential fuzzer: linking `.` (a directory, refused in
 /// the end) to a new name with a trailing slash follows the name first, so
 /// a symlink out of the directory is `PERM`, not `EXIST`.

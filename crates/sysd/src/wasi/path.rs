@@ -137,6 +137,15 @@ impl Walk {
         walk.resolvable().map(|()| walk)
     }
 
+    /// Whether the path has a directory part (`a/b`, `./b`), trailing
+    /// slashes aside. Ask before the walk starts: following a symlink
+    /// rewrites the path.
+    pub fn nested(&self) -> bool {
+        let path = &self.path[..self.len];
+        let end = path.iter().rposition(|&b| b != b'/').map_or(0, |i| i + 1);
+        path[..end].contains(&b'/')
+    }
+
     /// The same walk beneath another directory handle.
     pub fn with_base(mut self, base: u32) -> Self {
         self.base = base;

@@ -230,12 +230,16 @@ pub(crate) fn filestat_get<S: System>(
         Ok(walk) => walk,
         Err(errno) => return Ok(errno),
     };
+    let nested = walk.nested();
     let stat = with_walk(memory.sys, &mut walk, |sys, walk| {
         let last = walk.parent(sys)?;
         match (follow, last.trailing) {
             // Following, `file/` is NOTDIR; not following, wasmtime stats
-            // the name itself, trailing slash or not.
+            // a lone name itself, trailing slash or not (`lfile/` is the
+            // link), but below a directory part (`./lfile/`, `dir/inner/`)
+            // it follows the trailing slash as Linux does.
             (true, true) => follow_trailing(sys, walk, last).map(|(_, stat)| stat),
+            (false, true) if nested => follow_trailing(sys, walk, last).map(|(_, stat)| stat),
             (true, false) => follow_last(sys, walk, last).map(|(_, stat)| stat),
             (false, _) => host::stat_at(sys, walk.dir(), last.name()),
         }
