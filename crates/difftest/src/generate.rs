@@ -34,7 +34,7 @@ impl Source<'_> {
 
 const NAMES: &[&str] = &[
     "file", "dir", "empty", "lfile", "ldir", "ldangle", "lloop", "lout", "new", "new2", "inner",
-    ".", "..",
+    "sub", "deep", "up", ".", "..",
 ];
 
 fn path(s: &mut Source<'_>) -> String {
@@ -44,7 +44,7 @@ fn path(s: &mut Source<'_>) -> String {
         3 => return "\"fi\\xffle\"".into(),
         _ => {}
     }
-    let n = s.pick(&[1usize, 1, 1, 2, 2, 3]);
+    let n = s.pick(&[1usize, 1, 1, 2, 2, 3, 3, 4]);
     let mut p = String::new();
     if s.pick(&[false, false, false, false, false, false, false, true]) {
         p.push('/');

@@ -40,11 +40,17 @@ pub enum Entry {
 
 /// The tree granted at `/sandbox`: files, directories and symlinks of every
 /// kind a path walk meets (to a file, to a directory, dangling, a loop, and
-/// one that leads outside the granted directory).
+/// one that leads outside the granted directory), and a directory two
+/// levels down with a symlink back up (`dir/sub/up -> ../..`), so paths
+/// like `dir/sub/deep` take sysd's one-op directory lookup and `..` after
+/// it.
 pub const FIXTURE: &[Entry] = &[
     Entry::File("file", b"0123456789"),
     Entry::Dir("dir"),
     Entry::File("dir/inner", b"inner"),
+    Entry::Dir("dir/sub"),
+    Entry::File("dir/sub/deep", b"deep"),
+    Entry::Symlink("dir/sub/up", "../.."),
     Entry::Dir("empty"),
     Entry::Symlink("lfile", "file"),
     Entry::Symlink("ldir", "dir"),

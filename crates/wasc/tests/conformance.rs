@@ -101,6 +101,25 @@ fn linking_the_directory_itself_to_a_name_with_a_slash() {
     ]);
 }
 
+/// Linux looks a link's source up before it creates the new name, so a
+/// missing source is NOENT even where the new name is `.` (found by the
+/// differential fuzzer: sysd answered EXIST).
+#[test]
+fn linking_to_the_directory_itself_looks_at_the_source_first() {
+    same_everywhere(&[
+        "path_link 3 0 \"missing\" 3 \"./\"",
+        "path_link 3 0 \"missing\" 3 \".\"",
+        "path_link 3 0 \"dir/missing\" 3 \"dir/.\"",
+        "path_link 3 0 \"file\" 3 \".\"",
+        "path_link 3 0 \"ldangle\" 3 \"./\"",
+        "path_link 3 0 \"lloop\" 3 \"dir/.\"",
+        "path_link 3 0 \"dir\" 3 \".\"",
+        "path_link 3 0 \"missing\" 3 \"..\"",
+        "path_link 3 0 \"file\" 3 \"dir/..\"",
+        "path_link 3 0 \"missing\" 3 \"dir/..\"",
+    ]);
+}
+
 #[test]
 fn trailing_slashes_on_links_and_stats() {
     same_everywhere(&[

@@ -383,6 +383,9 @@ pub(crate) fn two_paths<S: System>(
             }
             let target = to.parent(sys)?;
             if link && target.is_dot() {
+                // Linux looks the source up before it creates the new name:
+                // a missing source is NOENT even here.
+                host::stat_at(sys, from.dir(), source.name())?;
                 return Err(EXIST);
             }
             if link && source.is_dot() {
