@@ -122,7 +122,7 @@ pub const COMMON: &[Allow] = &[
 pub const FUNCTION: &[Allow] = &[
     allow!(SYS_read, "executor: read"),
     allow!(SYS_writev, "std's vectored writes to stdout and stderr"),
-    allow!(SYS_pread64, "executor: pread"),
+    allow!(SYS_pread64, "executor: pread; a pool reset reading /proc/self/pagemap"),
     allow!(SYS_pwrite64, "executor: pwrite"),
     allow!(SYS_pwritev2, "executor: append (RWF_APPEND)"),
     allow!(SYS_openat2, "executor: lookup of one component (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS)"),

@@ -57,7 +57,11 @@ impl Vm {
         if args.len() > 9 {
             return Err(Error::TooManyArguments(args.len()));
         }
-        let result = self.exchange(function, args, host);
+        // A retired window still maps the last instance's memory: the caller
+        // maps this instance's first (`map_window`), or sysd gets none.
+        let result = self
+            .drop_retired_window()
+            .and_then(|()| self.exchange(function, args, host));
         self.failed |= result.is_err();
         result
     }

@@ -4,7 +4,9 @@
 //! through raw pointers. Everything sysd can write is read from here as
 //! untrusted bytes; every access is bounds-checked against the mapping.
 
+use std::fs::File;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::FileExt;
 use std::ptr::NonNull;
 
 #[derive(Debug, thiserror::Error)]
@@ -17,9 +19,14 @@ pub enum Error {
     Seal(std::io::Error),
     #[error("failed to discard guest RAM pages: {0}")]
     Discard(std::io::Error),
+    #[error("failed to read which guest RAM pages were written (/proc/self/pagemap): {0}")]
+    Pagemap(std::io::Error),
     #[error("guest access of {len} bytes at {gpa:#x} is outside guest RAM ({size:#x} bytes)")]
     OutOfRange { gpa: u64, len: usize, size: usize },
 }
+
+/// The host's page size, which pagemap reports in.
+const PAGE: usize = 4096;
 
 /// Host mapping of the guest's RAM, guest physical address 0 upwards.
 #[derive(Debug)]
@@ -102,19 +109,74 @@ impl GuestRam {
         Ok(())
     }
 
+    /// A read-only view of a sealed template, to restore written pages from.
+    pub fn template_source(fd: &OwnedFd, len: usize) -> Result<Self, Error> {
+        Self::map_with(len, libc::PROT_READ, libc::MAP_PRIVATE, fd.as_raw_fd())
+    }
+
+    /// Puts the template's bytes back into every page of this view that the
+    /// guest or the host wrote (a private copy, or one swapped out, as
+    /// `pagemap` — `/proc/self/pagemap` — tells) and leaves every other
+    /// page alone. Unlike [`GuestRam::discard`] no mapping changes: the
+    /// next instance takes no page faults on pages the last one used, and
+    /// KVM's shadow mappings of them stay valid. Pages that already equal
+    /// the template are not written. Returns how many pages were restored.
+    pub fn restore_written(&self, template: &GuestRam, pagemap: &File) -> Result<usize, Error> {
+        // pagemap: one u64 per page; bit 63 present, 62 swapped, 61 a file
+        // (here: the template's) or shared page.
+        const PRESENT: u64 = 1 << 63;
+        const SWAPPED: u64 = 1 << 62;
+        const FILE: u64 = 1 << 61;
+        const CHUNK: usize = 512;
+        assert_eq!(
+            template.len, self.len,
+            "a template view restores its own template"
+        );
+        let pages = self.len / PAGE;
+        let mut entries = [0u8; CHUNK * 8];
+        let mut restored = 0;
+        for first in (0..pages).step_by(CHUNK) {
+            let count = CHUNK.min(pages - first);
+            let offset = (self.base.as_ptr() as u64 / PAGE as u64 + first as u64) * 8;
+            pagemap
+                .read_exact_at(&mut entries[..count * 8], offset)
+                .map_err(Error::Pagemap)?;
+            for (i, entry) in entries[..count * 8].chunks_exact(8).enumerate() {
+                let entry = u64::from_le_bytes(entry.try_into().expect("8-byte chunk"));
+                let written = entry & SWAPPED != 0 || entry & (PRESENT | FILE) == PRESENT;
+                if !written {
+                    continue;
+                }
+                let at = (first + i) * PAGE;
+                // SAFETY: `at + PAGE <= len` for both mappings (same length,
+                // asserted above); the two mappings are distinct, and no
+                // vCPU runs this VM while it is reset.
+                unsafe {
+                    let page = std::slice::from_raw_parts_mut(self.base.as_ptr().add(at), PAGE);
+                    let original = std::slice::from_raw_parts(template.base.as_ptr().add(at), PAGE);
+                    if page != original {
+                        page.copy_from_slice(original);
+                        restored += 1;
+                    }
+                }
+            }
+        }
+        Ok(restored)
+    }
+
     fn map(len: usize, flags: libc::c_int, fd: libc::c_int) -> Result<Self, Error> {
+        Self::map_with(len, libc::PROT_READ | libc::PROT_WRITE, flags, fd)
+    }
+
+    fn map_with(
+        len: usize,
+        prot: libc::c_int,
+        flags: libc::c_int,
+        fd: libc::c_int,
+    ) -> Result<Self, Error> {
         // SAFETY: a mapping at an address of the kernel's choosing aliases
         // nothing of ours; the result is checked below.
-        let ptr = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                len,
-                libc::PROT_READ | libc::PROT_WRITE,
-                flags,
-                fd,
-                0,
-            )
-        };
+        let ptr = unsafe { libc::mmap(std::ptr::null_mut(), len, prot, flags, fd, 0) };
         if ptr == libc::MAP_FAILED {
             return Err(Error::Map {
                 len,
@@ -243,6 +305,32 @@ mod tests {
             7,
             "discard reverts to the template"
         );
+    }
+
+    #[test]
+    fn restoring_written_pages_reverts_them_and_keeps_the_rest_mapped() {
+        let len = 64 << 12;
+        let (shared, fd) = GuestRam::new_template(len).expect("memfd");
+        shared.write_u64(3 << 12, 7).expect("write template");
+        drop(shared);
+        GuestRam::seal_template(&fd).expect("seal");
+        let source = GuestRam::template_source(&fd, len).expect("source");
+        let view = GuestRam::from_template(&fd, len).expect("view");
+        let pagemap = File::open("/proc/self/pagemap").expect("pagemap");
+        assert_eq!(view.read_u64(3 << 12).expect("read"), 7);
+        view.write_u64(3 << 12, 9).expect("private write");
+        view.write_u64((40 << 12) + 8, 5).expect("private write");
+        view.write_u64(50 << 12, 0)
+            .expect("a write of what was there");
+        assert_eq!(view.restore_written(&source, &pagemap).expect("restore"), 2);
+        assert_eq!(view.read_u64(3 << 12).expect("read"), 7);
+        assert_eq!(view.read_u64((40 << 12) + 8).expect("read"), 0);
+        // The written pages stay this view's own: restoring again finds
+        // them equal to the template and writes nothing.
+        assert_eq!(view.restore_written(&source, &pagemap).expect("restore"), 0);
+        view.write_u64(3 << 12, 1).expect("private write");
+        assert_eq!(view.restore_written(&source, &pagemap).expect("restore"), 1);
+        assert_eq!(view.read_u64(3 << 12).expect("read"), 7);
     }
 
     #[test]

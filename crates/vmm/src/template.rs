@@ -2,6 +2,7 @@
 //! VM starts from a private copy-on-write view of it with the saved vCPU
 //! state. Runs on whichever thread builds VMs.
 
+use std::fs::File;
 use std::os::fd::OwnedFd;
 
 use kvm_bindings::{kvm_fpu, kvm_regs, kvm_sregs};
@@ -13,6 +14,12 @@ use crate::{Error, GuestRam, Hypervisor, SysdImage, Vm, VmConfig};
 #[derive(Debug)]
 pub struct Template {
     memfd: OwnedFd,
+    /// The template's bytes, read-only, to restore a VM's written pages.
+    source: GuestRam,
+    /// This process's `/proc/self/pagemap`, opened before any confinement:
+    /// which pages of a VM were written. Without it (no `/proc`), resets
+    /// discard every page instead.
+    pagemap: Option<File>,
     pub(crate) regs: kvm_regs,
     pub(crate) sregs: kvm_sregs,
     pub(crate) fpu: kvm_fpu,
@@ -29,8 +36,11 @@ impl Template {
         let state = vm.vcpu_state()?;
         drop(vm);
         GuestRam::seal_template(&memfd)?;
+        let source = GuestRam::template_source(&memfd, layout::RAM_END as usize)?;
         Ok(Self {
             memfd,
+            source,
+            pagemap: File::open("/proc/self/pagemap").ok(),
             regs: state.0,
             sregs: state.1,
             fpu: state.2,
@@ -46,5 +56,16 @@ impl Template {
     /// The template's memory, for resetting a VM's view.
     pub(crate) fn len(&self) -> usize {
         layout::RAM_END as usize
+    }
+
+    /// Returns `ram`, a view of this template, to the template's bytes:
+    /// restores the pages written since (they stay mapped, warm for the
+    /// next instance), or drops every private page without a pagemap.
+    pub(crate) fn reset_ram(&self, ram: &GuestRam) -> Result<(), Error> {
+        match &self.pagemap {
+            Some(pagemap) => ram.restore_written(&self.source, pagemap).map(drop)?,
+            None => ram.discard()?,
+        }
+        Ok(())
     }
 }

@@ -34,6 +34,14 @@ pub struct Vm {
     pub(crate) seq: u64,
     /// Host base and accessible length of the mapped linear memory.
     pub(crate) window: Option<(usize, usize)>,
+    /// The window outlived its instance ([`Vm::retire_window`]): its KVM
+    /// slot and page-table entries stay, so the next instance, if its
+    /// memory lies at the same place, starts without a slot change (every
+    /// slot removal drops all of KVM's shadow mappings of the VM, and sysd
+    /// then faults its pages back in one exit at a time). Until
+    /// [`Vm::map_window`] confirms it, it maps memory the last instance
+    /// owned, and sysd does not run: the window is removed first.
+    pub(crate) window_retired: bool,
     /// A call failed in a way that leaves sysd's state unknown; the VM must
     /// not be reused.
     pub(crate) failed: bool,
@@ -95,6 +103,7 @@ impl Vm {
             ram: Arc::new(ram),
             seq: 0,
             window: None,
+            window_retired: false,
             failed: false,
             tmpfs: None,
         }
@@ -178,6 +187,8 @@ impl Vm {
         transport: Transport,
         setup: Option<ThreadSetup>,
     ) -> Result<(), Error> {
+        // Both arms may run sysd.
+        self.drop_retired_window()?;
         let ram = self.ram.clone();
         let page = call::CallPageRef::new(&ram)?;
         match transport {
@@ -217,13 +228,20 @@ impl Vm {
     }
 
     /// Returns a VM cloned from `template` to the template's state for the
-    /// next instance: window unmapped, private pages discarded, vCPU state
-    /// restored, fresh seed.
+    /// next instance: memory as the template's (a retired window kept),
+    /// vCPU state restored, fresh seed.
     pub(crate) fn reset(&mut self, template: &Template) -> Result<(), Error> {
         debug_assert_eq!(self.ram.len(), template.len());
-        self.unmap_window()?;
+        if !self.window_retired {
+            self.unmap_window()?;
+        }
         self.unmap_tmpfs()?;
-        self.ram.discard()?;
+        template.reset_ram(&self.ram)?;
+        if let Some((_, len)) = self.window {
+            // The template has no window: write the kept window's entries
+            // again, the same bytes KVM's shadow pages were built from.
+            paging::map_window(&self.ram, 0, len as u64)?;
+        }
         self.restore(template)?;
         self.begin_instance()
     }
@@ -288,8 +306,12 @@ impl Vm {
         }
         let len = len.min(layout::WINDOW_MAX as usize);
         if self.window == Some((base_addr, len)) || (self.window.is_none() && len == 0) {
+            // A retired window at the same place maps this instance's
+            // memory now: keep it.
+            self.window_retired = false;
             return Ok(());
         }
+        self.window_retired = false;
         // KVM cannot resize a slot: delete it, then add the new extent.
         // `window` is `Some` only while a slot exists (never for 0 bytes).
         let before = match self.window.take() {
@@ -307,9 +329,36 @@ impl Vm {
         Ok(())
     }
 
+    /// Ends sysd's use of the window until the next call, so the memory
+    /// behind it may be freed or moved: sysd runs again only after
+    /// [`Vm::map_window`] has mapped the memory where it is then — the
+    /// window kept as it is if that is the same place — or the window is
+    /// removed. Cheaper than [`Vm::unmap_window`] when the memory stays
+    /// (a failed growth) or the next instance's lies at the same place (a
+    /// pooled VM, with wasmtime's pooled memory slots). With a poll thread
+    /// running sysd, which could touch the window at any time, the window
+    /// is removed at once.
+    pub fn retire_window(&mut self) -> Result<(), Error> {
+        if self.vcpu.is_polling() {
+            return self.unmap_window();
+        }
+        self.window_retired = self.window.is_some();
+        Ok(())
+    }
+
+    /// Removes a retired window before sysd runs other than for a call
+    /// whose window was just mapped.
+    pub(crate) fn drop_retired_window(&mut self) -> Result<(), Error> {
+        if self.window_retired {
+            self.unmap_window()?;
+        }
+        Ok(())
+    }
+
     /// Removes the linear-memory window, so the memory behind it may be
     /// freed or moved while this VM lives on.
     pub fn unmap_window(&mut self) -> Result<(), Error> {
+        self.window_retired = false;
         if let Some((_, before)) = self.window.take() {
             self.set_window_slot(0, 0)?;
             paging::map_window(&self.ram, before as u64, 0)?;

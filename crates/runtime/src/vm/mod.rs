@@ -42,9 +42,11 @@ pub(crate) struct Instance {
 }
 
 /// The run's limits, and one duty more: a memory about to grow may move (a
-/// memory64 memory past its reservation), and sysd must never keep a
-/// window on memory wasmtime may free, so the window goes first. The next
-/// WASI call maps the memory where it is then.
+/// memory64 memory past its reservation), and sysd must never use a
+/// window on memory wasmtime may free, so the window is retired first
+/// (`Vm::retire_window`). The next WASI call maps the memory where it is
+/// then. Wasmtime asks this for the instance's first memory too, while a
+/// pooled VM's window still maps the last instance's.
 impl ResourceLimiter for Instance {
     fn memory_growing(
         &mut self,
@@ -54,7 +56,7 @@ impl ResourceLimiter for Instance {
     ) -> wasmtime::Result<bool> {
         let allowed = self.limits.memory_growing(current, desired, maximum)?;
         if allowed {
-            self.vm.unmap_window()?;
+            self.vm.retire_window()?;
             self.window = (0, 0);
         }
         Ok(allowed)
@@ -297,9 +299,11 @@ impl Drop for VmInstance {
         let Some(mut store) = self.store.take() else {
             return;
         };
-        // The window maps memory this store owns: remove it before the
-        // store frees that memory.
-        let _ = store.data_mut().vm.unmap_window();
+        // The window maps memory this store owns: retire it before the
+        // store frees that memory (sysd runs again only once the window
+        // maps the next instance's memory; kept if that is at the same
+        // place, as it often is with wasmtime's pooled memory slots).
+        let _ = store.data_mut().vm.retire_window();
         let vm = store.into_data().vm;
         if let Some(pool) = &self.pool {
             pool.give_back(vm);

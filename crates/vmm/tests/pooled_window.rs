@@ -1,0 +1,134 @@
+//! A pooled VM keeps its linear-memory window across a reset (no KVM slot
+//! change when the next instance's memory lies at the same place), and
+//! sysd never reaches the last instance's memory through it: a call sees
+//! the window only once it was mapped for the new instance. Needs /dev/kvm.
+
+use std::sync::Arc;
+
+use wasc_vmm::{Error, Hypervisor, Pool, Template, Vm, VmConfig};
+use wasc_wire::{layout, Function};
+use wasmtime::{Config, Engine, Memory, MemoryType, Store};
+
+struct Setup {
+    pool: Pool,
+    store: Store<()>,
+    memories: [Memory; 2],
+}
+
+fn setup() -> Setup {
+    let hv = Arc::new(Hypervisor::open().expect("these tests need a usable /dev/kvm"));
+    let template = Template::new(
+        &hv,
+        &VmConfig {
+            sysd: wasc_sysd_image::SELFTEST,
+        },
+    )
+    .expect("template");
+    let mut config = Config::new();
+    config.memory_may_move(false);
+    let engine = Engine::new(&config).expect("engine");
+    let mut store = Store::new(&engine, ());
+    let mut memory = || Memory::new(&mut store, MemoryType::new(1, None)).expect("memory");
+    let memories = [memory(), memory()];
+    Setup {
+        pool: Pool::new(hv, Arc::new(template), 1),
+        store,
+        memories,
+    }
+}
+
+impl Setup {
+    fn map(&mut self, vm: &mut Vm, which: usize) {
+        let memory = self.memories[which];
+        let (base, len) = (memory.data_ptr(&self.store), memory.data_size(&self.store));
+        // SAFETY: both memories belong to `self.store`, which outlives every
+        // VM of the test, and never move (memory_may_move(false)).
+        unsafe { vm.map_window(base, len) }.expect("map window");
+    }
+
+    fn set(&mut self, which: usize, byte: u8) {
+        self.memories[which].data_mut(&mut self.store)[8] = byte;
+    }
+}
+
+fn read(vm: &mut Vm) -> Result<u64, Error> {
+    vm.call(Function::SelftestRead as u32, &[layout::WINDOW + 8])
+        .map(|reply| reply.value & 0xff)
+}
+
+#[test]
+fn the_next_instance_at_the_same_place_sees_its_own_bytes() {
+    let mut s = setup();
+    let mut vm = s.pool.take().expect("vm");
+    s.set(0, 0x11);
+    s.map(&mut vm, 0);
+    assert_eq!(read(&mut vm).expect("read"), 0x11);
+    vm.retire_window().expect("retire");
+    s.pool.give_back(vm);
+
+    // The next instance's memory lies at the same place, with its bytes.
+    s.set(0, 0x33);
+    let mut vm = s.pool.take().expect("the same vm, reset");
+    assert_eq!(s.pool.idle_count(), 0);
+    s.map(&mut vm, 0);
+    assert_eq!(read(&mut vm).expect("read"), 0x33);
+    // And sysd writes land there.
+    vm.call(Function::SelftestWrite as u32, &[layout::WINDOW + 9])
+        .expect("write");
+    assert_eq!(s.memories[0].data(&s.store)[9], 0x5a);
+}
+
+#[test]
+fn the_next_instance_elsewhere_sees_only_its_own_memory() {
+    let mut s = setup();
+    let mut vm = s.pool.take().expect("vm");
+    s.set(0, 0x11);
+    s.set(1, 0x44);
+    s.map(&mut vm, 0);
+    assert_eq!(read(&mut vm).expect("read"), 0x11);
+    vm.retire_window().expect("retire");
+    s.pool.give_back(vm);
+
+    let mut vm = s.pool.take().expect("the same vm, reset");
+    s.map(&mut vm, 1);
+    assert_eq!(read(&mut vm).expect("read"), 0x44);
+}
+
+#[test]
+fn a_call_without_a_mapped_window_never_reaches_the_last_instances_memory() {
+    let mut s = setup();
+    let mut vm = s.pool.take().expect("vm");
+    s.set(0, 0x11);
+    s.map(&mut vm, 0);
+    assert_eq!(read(&mut vm).expect("read"), 0x11);
+    vm.retire_window().expect("retire");
+    s.pool.give_back(vm);
+
+    // No window mapped for this instance: the retired one is removed before
+    // sysd runs, so the read faults instead of returning the old byte.
+    let mut vm = s.pool.take().expect("the same vm, reset");
+    match read(&mut vm) {
+        Err(Error::Vcpu(e)) => {
+            let fault = e.fault().expect("a page fault");
+            assert_eq!((fault.vector, fault.address), (14, layout::WINDOW + 8));
+        }
+        other => panic!("expected a page fault, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_retired_window_within_an_instance_is_kept_or_replaced_by_the_next_map() {
+    let mut s = setup();
+    let mut vm = s.pool.take().expect("vm");
+    s.set(0, 0x11);
+    s.set(1, 0x44);
+    s.map(&mut vm, 0);
+    // A growth that failed leaves the memory where it was.
+    vm.retire_window().expect("retire");
+    s.map(&mut vm, 0);
+    assert_eq!(read(&mut vm).expect("read"), 0x11);
+    // One that moved it.
+    vm.retire_window().expect("retire");
+    s.map(&mut vm, 1);
+    assert_eq!(read(&mut vm).expect("read"), 0x44);
+}
