@@ -228,19 +228,25 @@ impl Vm {
     }
 
     /// Returns a VM cloned from `template` to the template's state for the
-    /// next instance: memory as the template's (a retired window kept),
-    /// vCPU state restored, fresh seed.
+    /// next instance: memory as the template's (a retired window kept, the
+    /// tmpfs region kept but emptied), vCPU state restored, fresh seed.
     pub(crate) fn reset(&mut self, template: &Template) -> Result<(), Error> {
         debug_assert_eq!(self.ram.len(), template.len());
         if !self.window_retired {
             self.unmap_window()?;
         }
-        self.unmap_tmpfs()?;
+        if let Some(region) = &self.tmpfs {
+            // Nothing of this instance's files stays in an idle VM.
+            region.discard()?;
+        }
         template.reset_ram(&self.ram)?;
+        // The template maps neither: write the kept regions' entries again,
+        // the same bytes KVM's shadow pages were built from.
         if let Some((_, len)) = self.window {
-            // The template has no window: write the kept window's entries
-            // again, the same bytes KVM's shadow pages were built from.
             paging::map_window(&self.ram, 0, len as u64)?;
+        }
+        if let Some(region) = &self.tmpfs {
+            paging::map_tmpfs(&self.ram, region.len() as u64)?;
         }
         self.restore(template)?;
         self.begin_instance()
@@ -367,10 +373,15 @@ impl Vm {
     }
 
     /// Gives this instance a tmpfs region of `len` bytes (whole 2 MiB
-    /// pages, at most `layout::TMPFS_MAX`): fresh zeroed memory of its own
-    /// in a KVM slot at `layout::TMPFS`, mapped into sysd. 0 removes it.
+    /// pages, at most `layout::TMPFS_MAX`): zeroed memory of its own in a
+    /// KVM slot at `layout::TMPFS`, mapped into sysd. 0 removes it. A
+    /// region of the same length (kept by a reset) is emptied and kept,
+    /// with its slot: removing a slot drops all of KVM's shadow mappings.
     pub fn map_tmpfs(&mut self, len: u64) -> Result<(), Error> {
         let len = len.min(layout::TMPFS_MAX).div_ceil(layout::PAGE_2M) * layout::PAGE_2M;
+        if let Some(region) = self.tmpfs.as_ref().filter(|r| r.len() as u64 == len) {
+            return Ok(region.discard()?);
+        }
         self.unmap_tmpfs()?;
         if len == 0 {
             return Ok(());

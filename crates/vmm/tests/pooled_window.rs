@@ -1,7 +1,8 @@
 //! A pooled VM keeps its linear-memory window across a reset (no KVM slot
 //! change when the next instance's memory lies at the same place), and
 //! sysd never reaches the last instance's memory through it: a call sees
-//! the window only once it was mapped for the new instance. Needs /dev/kvm.
+//! the window only once it was mapped for the new instance. Its tmpfs
+//! region is kept too, emptied. Needs /dev/kvm.
 
 use std::sync::Arc;
 
@@ -131,4 +132,38 @@ fn a_retired_window_within_an_instance_is_kept_or_replaced_by_the_next_map() {
     vm.retire_window().expect("retire");
     s.map(&mut vm, 1);
     assert_eq!(read(&mut vm).expect("read"), 0x44);
+}
+
+#[test]
+fn a_kept_tmpfs_region_starts_every_instance_empty() {
+    let s = setup();
+    let at = layout::TMPFS + 4096 + 3;
+    let mut vm = s.pool.take().expect("vm");
+    vm.map_tmpfs(layout::PAGE_2M).expect("tmpfs");
+    vm.call(Function::SelftestWrite as u32, &[at])
+        .expect("write");
+    let read = |vm: &mut Vm| {
+        vm.call(Function::SelftestRead as u32, &[at])
+            .expect("read")
+            .value
+            & 0xff
+    };
+    assert_eq!(read(&mut vm), 0x5a);
+    s.pool.give_back(vm);
+
+    // The same length: the region (and its slot) is kept, emptied.
+    let mut vm = s.pool.take().expect("the same vm, reset");
+    vm.map_tmpfs(layout::PAGE_2M).expect("tmpfs");
+    assert_eq!(read(&mut vm), 0);
+    vm.call(Function::SelftestWrite as u32, &[at])
+        .expect("write");
+    // Asked again within an instance, it is emptied too.
+    vm.map_tmpfs(layout::PAGE_2M).expect("tmpfs");
+    assert_eq!(read(&mut vm), 0);
+    s.pool.give_back(vm);
+
+    // Another length: a new region.
+    let mut vm = s.pool.take().expect("the same vm, reset");
+    vm.map_tmpfs(2 * layout::PAGE_2M).expect("tmpfs");
+    assert_eq!(read(&mut vm), 0);
 }
