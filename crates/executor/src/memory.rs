@@ -49,6 +49,18 @@ impl LinearMemory {
         // past) the region the constructor's caller vouched for.
         Ok((unsafe { self.base.add(offset as usize) }, len as usize))
     }
+
+    /// Stores `value` little-endian at `offset` if all four bytes lie in
+    /// the memory (a call's result, when the host ends a call for sysd).
+    pub fn store_u32(&self, offset: u64, value: u32) -> bool {
+        let Ok((at, _)) = self.range(offset, 4) else {
+            return false;
+        };
+        // SAFETY: `range` proved the four bytes lie in the memory; an
+        // unaligned write of plain bytes.
+        unsafe { at.cast::<[u8; 4]>().write_unaligned(value.to_le_bytes()) };
+        true
+    }
 }
 
 #[cfg(test)]
@@ -67,6 +79,18 @@ mod tests {
         assert!(m.range(0, 100).is_ok());
         assert!(m.range(100, 0).is_ok());
         assert!(m.range(99, 1).is_ok());
+    }
+
+    #[test]
+    fn stores_a_u32_only_inside() {
+        let mut buf = [0u8; 8];
+        {
+            let m = memory(&mut buf);
+            assert!(m.store_u32(4, 0x0403_0201));
+            assert!(!m.store_u32(5, 7));
+            assert!(!m.store_u32(u64::MAX - 1, 7));
+        }
+        assert_eq!(buf, [0, 0, 0, 0, 1, 2, 3, 4]);
     }
 
     #[test]

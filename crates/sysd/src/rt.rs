@@ -8,8 +8,10 @@ use core::sync::atomic::{fence, Ordering};
 use wasc_wire::hostop::HostOp;
 use wasc_wire::{
     layout, port, ticket, CallPage, OpResult, Park, Request, Response, Status, Transport,
-    MAX_STEPS, PANIC_MESSAGE_MAX, PANIC_MESSAGE_OFFSET,
+    MAX_STEPS, NO_STORE, OP_COMPLETED, PANIC_MESSAGE_MAX, PANIC_MESSAGE_OFFSET,
 };
+
+use crate::wasi::FinalOp;
 
 /// Defines sysd's entry point `_start`, which calls `$main` (an
 /// `extern "C" fn() -> !`). The host starts the vCPU there in ring 3 with
@@ -138,6 +140,8 @@ fn wait_until(ready: impl Fn() -> bool) {
 pub struct Host {
     seq: u64,
     step: u16,
+    /// The op that ends the call, made after the handler returns.
+    last: Option<FinalOp>,
 }
 
 impl Host {
@@ -166,6 +170,62 @@ impl Host {
             Err(result.errno)
         }
     }
+
+    /// Ends the current call with `last` once the handler returns (see
+    /// [`crate::wasi::System::end_with`]); `false` if no op is left to this
+    /// request or one is already set.
+    pub fn end_with(&mut self, last: FinalOp) -> bool {
+        if self.step >= MAX_STEPS - 1 || self.last.is_some() {
+            return false;
+        }
+        self.last = Some(last);
+        true
+    }
+
+    /// Makes the call's last op ([`Status::HostOpFinal`]) and, unless the
+    /// host ended the call, ends it: the op's value (or the value taken for
+    /// an errno counted as success) stored where the call said, errno
+    /// otherwise.
+    fn finish(&mut self, last: FinalOp) {
+        let asked = ticket(self.seq, self.step);
+        self.step += 1;
+        write_host_op(last.op);
+        publish_response(
+            asked,
+            Response {
+                ticket: asked,
+                status: Status::HostOpFinal as u32,
+                errno: 0,
+                value: last.store_at,
+            },
+        );
+        wait_until(|| op_result_ticket() == asked);
+        let result = op_result();
+        if result.flags & OP_COMPLETED != 0 {
+            return;
+        }
+        let (errno, store) = match (result.errno, last.success_on) {
+            (0, _) => (0, Some(result.value as u32)),
+            (errno, Some((taken, value))) if errno == taken => (0, Some(value)),
+            (errno, _) => (errno.min(u32::from(u16::MAX)), None),
+        };
+        if let (Some(value), true) = (store, last.store_at != NO_STORE) {
+            let at = (layout::WINDOW + last.store_at) as *mut [u8; 4];
+            // SAFETY: the call checked `store_at..store_at + 4` against this
+            // request's window, which the host keeps mapped while it runs.
+            unsafe { at.write_volatile(value.to_le_bytes()) };
+        }
+        let done = ticket(self.seq, self.step);
+        publish_response(
+            done,
+            Response {
+                ticket: done,
+                status: Status::Done as u32,
+                errno,
+                value: 0,
+            },
+        );
+    }
 }
 
 /// WASI `nomem`: a request needed more host ops than a ticket can count.
@@ -183,8 +243,13 @@ pub fn serve(mut handler: impl FnMut(&Request, &mut Host) -> Response) -> ! {
         let mut host = Host {
             seq: request.seq,
             step: 0,
+            last: None,
         };
         let response = handler(&request, &mut host);
+        if let Some(last) = host.last.take() {
+            host.finish(last);
+            continue;
+        }
         let ticket = ticket(request.seq, host.step);
         publish_response(ticket, Response { ticket, ..response });
     }

@@ -3,7 +3,7 @@
 //! every response it publishes. Runs on the function's thread.
 
 use wasc_wire::hostop::SCRATCH_LEN;
-use wasc_wire::{ticket, OpResult, Request, Response, Status, MAX_STEPS};
+use wasc_wire::{ticket, OpResult, Request, Response, Status, MAX_STEPS, NO_STORE, OP_COMPLETED};
 
 use crate::{call, vcpu, Error, HostOps, NoHostOps, Reply, Vm};
 
@@ -14,6 +14,10 @@ pub enum Step {
     Reply(Reply),
     /// sysd asks for the host op in the call page.
     HostOp,
+    /// sysd asks for the host op in the call page, its call's last step:
+    /// on success the host may end the call, storing the op's value at
+    /// this linear-memory offset (`None`: nowhere).
+    FinalOp(Option<u64>),
 }
 
 /// Checks one response sysd published when ticket `expected` was due: the
@@ -33,6 +37,9 @@ pub fn check_response(response: &Response, expected: u64) -> Result<Step, Error>
             value: response.value,
         })),
         Some(Status::HostOp) => Ok(Step::HostOp),
+        Some(Status::HostOpFinal) => Ok(Step::FinalOp(
+            (response.value != NO_STORE).then_some(response.value),
+        )),
         _ => Err(Error::Protocol(format!(
             "answered with status {:#x}",
             response.status
@@ -90,24 +97,36 @@ impl Vm {
             let expected = ticket(self.seq, step);
             let response = self.wait(previous)?;
             previous = expected;
-            match check_response(&response, expected)? {
+            let store = match check_response(&response, expected)? {
                 Step::Reply(reply) => return Ok(reply),
-                Step::HostOp => {
-                    let op = page.read_host_op();
-                    page.read_scratch(&mut scratch);
-                    let (errno, value) = match host.perform(&op, &mut scratch) {
-                        Ok(value) => (0, value),
-                        Err(errno) => (u32::from(errno), 0),
-                    };
-                    page.write_scratch(&scratch);
+                Step::HostOp => None,
+                Step::FinalOp(store) => Some(store),
+            };
+            let op = page.read_host_op();
+            page.read_scratch(&mut scratch);
+            let performed = host.perform(&op, &mut scratch);
+            page.write_scratch(&scratch);
+            if let (Some(store), Ok(value)) = (store, performed) {
+                if let Some(reply) = end_call(host, store, value)? {
                     page.write_op_result(OpResult {
                         ticket: expected,
-                        errno,
-                        reserved: 0,
+                        errno: 0,
+                        flags: OP_COMPLETED,
                         value,
                     });
+                    return Ok(reply);
                 }
             }
+            let (errno, value) = match performed {
+                Ok(value) => (0, value),
+                Err(errno) => (u32::from(errno), 0),
+            };
+            page.write_op_result(OpResult {
+                ticket: expected,
+                errno,
+                flags: 0,
+                value,
+            });
         }
         Err(Error::Protocol(
             "made more host ops than a request may".into(),
@@ -131,6 +150,36 @@ impl Vm {
     }
 }
 
+/// Ends a call whose last host op succeeded with `value`, as sysd asked
+/// ([`Status::HostOpFinal`]): stores the value where sysd said and answers
+/// `Done`. `None` when `host` does not end calls or the value does not fit
+/// (sysd then ends the call itself); an offset outside the memory is sysd
+/// misbehaving.
+fn end_call(
+    host: &mut dyn HostOps,
+    store: Option<u64>,
+    value: u64,
+) -> Result<Option<Reply>, Error> {
+    let Ok(word) = u32::try_from(value) else {
+        return Ok(None);
+    };
+    if !host.ends_calls() {
+        return Ok(None);
+    }
+    if let Some(offset) = store {
+        if !host.store_u32(offset, word) {
+            return Err(Error::Protocol(format!(
+                "asked to store a call's result at {offset:#x}, outside linear memory"
+            )));
+        }
+    }
+    Ok(Some(Reply {
+        status: Status::Done,
+        errno: 0,
+        value,
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +191,66 @@ mod tests {
             errno: 5,
             value: 7,
         }
+    }
+
+    /// A host with four bytes of linear memory.
+    struct Four {
+        ends: bool,
+        memory: [u8; 4],
+    }
+
+    impl HostOps for Four {
+        fn perform(
+            &mut self,
+            _: &wasc_wire::hostop::HostOp,
+            _: &mut [u8; SCRATCH_LEN],
+        ) -> Result<u64, u16> {
+            Ok(0)
+        }
+        fn ends_calls(&self) -> bool {
+            self.ends
+        }
+        fn store_u32(&mut self, offset: u64, value: u32) -> bool {
+            if offset != 0 {
+                return false;
+            }
+            self.memory = value.to_le_bytes();
+            true
+        }
+    }
+
+    #[test]
+    fn a_host_ends_a_call_only_inside_memory_and_with_a_u32() {
+        let mut host = Four {
+            ends: true,
+            memory: [0; 4],
+        };
+        let reply = end_call(&mut host, Some(0), 7).expect("in memory");
+        assert_eq!(
+            reply.map(|r| (r.status, r.errno, r.value)),
+            Some((Status::Done, 0, 7))
+        );
+        assert_eq!(host.memory, [7, 0, 0, 0]);
+        assert!(end_call(&mut host, None, 9).expect("nowhere").is_some());
+        assert_eq!(host.memory, [7, 0, 0, 0]);
+        // Too large for the result: sysd ends the call.
+        assert!(end_call(&mut host, Some(0), 1 << 32)
+            .expect("not ended")
+            .is_none());
+        // Outside memory: sysd misbehaves.
+        assert!(matches!(
+            end_call(&mut host, Some(4), 1),
+            Err(Error::Protocol(_))
+        ));
+        // A host that does not end calls leaves it to sysd.
+        let mut host = Four {
+            ends: false,
+            memory: [0; 4],
+        };
+        assert!(end_call(&mut host, Some(0), 1)
+            .expect("not ended")
+            .is_none());
+        assert_eq!(host.memory, [0; 4]);
     }
 
     #[test]
@@ -159,6 +268,16 @@ mod tests {
                 ..
             }))
         ));
+        assert_eq!(
+            check_response(&response(due, Status::HostOpFinal as u32), due).ok(),
+            Some(Step::FinalOp(Some(7)))
+        );
+        let mut nowhere = response(due, Status::HostOpFinal as u32);
+        nowhere.value = NO_STORE;
+        assert_eq!(
+            check_response(&nowhere, due).ok(),
+            Some(Step::FinalOp(None))
+        );
         assert!(check_response(&response(due + 1, Status::Done as u32), due).is_err());
         assert!(check_response(&response(due, Status::Idle as u32), due).is_err());
         assert!(check_response(&response(due, 0xdead), due).is_err());

@@ -177,6 +177,19 @@ pub trait HostOps {
     /// Performs `op`, with the call page's scratch area copied in and out.
     /// Returns the op's value or a WASI errno.
     fn perform(&mut self, op: &HostOp, scratch: &mut [u8; SCRATCH_LEN]) -> Result<u64, u16>;
+
+    /// Whether this host ends a call whose last host op succeeded
+    /// ([`wasc_wire::Status::HostOpFinal`]) instead of running sysd again.
+    fn ends_calls(&self) -> bool {
+        false
+    }
+
+    /// Stores `value` little-endian at linear-memory offset `offset`, if
+    /// all four bytes lie in the memory; `false` (nothing stored) if not.
+    fn store_u32(&mut self, offset: u64, value: u32) -> bool {
+        let _ = (offset, value);
+        false
+    }
 }
 
 /// No host ops: every request is answered with `NOSYS`.

@@ -189,6 +189,16 @@ impl HostOps for ExecutorOps<'_> {
             .execute(op, &memory, scratch)
             .map_err(|errno| errno.0)
     }
+
+    fn ends_calls(&self) -> bool {
+        true
+    }
+
+    fn store_u32(&mut self, offset: u64, value: u32) -> bool {
+        // SAFETY: as in `perform`.
+        let memory = unsafe { LinearMemory::new(self.base as *mut u8, self.len) };
+        memory.store_u32(offset, value)
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! status, sizes, times, sync, flags, rights, preopen names, close and
 //! renumber.
 
-use wasc_wire::hostop::{OpCode, Stat, MAX_TRANSFER};
+use wasc_wire::hostop::{HostOp, OpCode, Stat, MAX_TRANSFER};
 use wasc_wire::wasi::{TrapKind, ValueType, CALL_FUEL};
 
 use super::call::{errno, fdflags, invalid, iovec, narrow, rights, Answer, Stop};
@@ -11,7 +11,7 @@ use super::errno::{BADF, INTR, INVAL, NAMETOOLONG, NOMEM, NOTDIR, NOTSUP, OVERFL
 use super::fds::{Entry, FdTable, Kind};
 use super::host::{self, filetype};
 use super::memory::{fields, Memory, OutOfBounds};
-use super::System;
+use super::{FinalOp, System};
 
 /// Reads the first non-empty iovec (wasmtime moves only that one), field by
 /// field as wasmtime does; `NOMEM` if the iovecs and the buffer exceed the
@@ -109,6 +109,24 @@ pub(crate) fn transfer<S: System>(
                     };
                     memory.check(buf, len)?;
                     let handle = u64::from(entry.handle);
+                    // One op that ends the call: the host may end it
+                    // without running sysd again (one exit, not two).
+                    if len <= MAX_TRANSFER && memory.result_fits(result, 4) {
+                        let last = FinalOp {
+                            op: HostOp {
+                                op: code as u32,
+                                reserved: 0,
+                                args: [handle, buf, len, 0, 0, 0],
+                            },
+                            store_at: result,
+                            // As below: stdout and stderr swallow a reader
+                            // that went away.
+                            success_on: (io == Io::Write).then_some((u32::from(PIPE), len as u32)),
+                        };
+                        if memory.sys.end_with(last) {
+                            return Ok(0);
+                        }
+                    }
                     match chunked(memory.sys, buf, len, |sys, at, n| {
                         host::op(sys, code, &[handle, at, n])
                     }) {

@@ -119,6 +119,12 @@ impl<S: System> Memory<'_, S> {
         self.write(start, data).map_err(OutOfBounds::in_result)
     }
 
+    /// Whether a result scalar of `size` bytes at `start` would be written
+    /// (in bounds and aligned).
+    pub(super) fn result_fits(&self, start: u64, size: u64) -> bool {
+        self.check_scalar(start, size).is_ok()
+    }
+
     pub(super) fn write_u32_result(&mut self, start: u64, value: u32) -> Result<(), OutOfBounds> {
         self.write_result(start, &value.to_le_bytes())
     }

@@ -67,6 +67,27 @@ pub trait System {
     fn instance(&mut self) -> wasc_wire::Instance;
     /// The time-stamp counter.
     fn rdtsc(&mut self) -> u64;
+    /// Asks to end the current call with `last`, after the call returns
+    /// (whose own answer is then dropped): its success ends the call, and
+    /// the host may end it without running sysd again, saving an exit.
+    /// `false`: not taken (the call makes the op itself).
+    fn end_with(&mut self, last: FinalOp) -> bool {
+        let _ = last;
+        false
+    }
+}
+
+/// A call's last step ([`System::end_with`]): a host op whose value, on
+/// success, is the call's result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FinalOp {
+    pub op: HostOp,
+    /// Linear-memory offset the op's value goes to as a u32 — checked by
+    /// the call: in bounds and aligned — or [`wasc_wire::NO_STORE`].
+    pub store_at: u64,
+    /// An errno of the op the call takes as success, with this value
+    /// stored instead (a write to a reader that went away).
+    pub success_on: Option<(u32, u32)>,
 }
 
 /// The scratch area's size, for [`System`] implementations.

@@ -4,7 +4,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use wasc_sysd::chacha::ChaCha20;
 use wasc_sysd::rt;
-use wasc_sysd::wasi::{InstanceData, Outcome, System, Wasi};
+use wasc_sysd::wasi::{FinalOp, InstanceData, Outcome, System, Wasi};
 use wasc_wire::hostop::{HostOp, SCRATCH_OFFSET};
 use wasc_wire::{layout, Response, Status};
 
@@ -95,6 +95,10 @@ impl System for Ring3<'_> {
 
     fn host_op(&mut self, op: HostOp) -> Result<u64, u32> {
         self.host.perform(op)
+    }
+
+    fn end_with(&mut self, last: FinalOp) -> bool {
+        self.host.end_with(last)
     }
 
     fn read_scratch(&mut self, offset: usize, buf: &mut [u8]) {
