@@ -38,7 +38,10 @@ fuzz_target!(|data: &[u8]| {
     for mode in [Mode::VmSync, Mode::VmPoll] {
         let observed = run(runner, mode, &script).expect("run in a VM");
         if let Some(diff) = compare(&reference, &observed) {
-            panic!("{mode:?} differs from the reference for\n{}\n{diff}", script.join("\n"));
+            panic!(
+                "{mode:?} differs from the reference for\n{}\n{diff}",
+                script.join("\n")
+            );
         }
     }
 });

@@ -1,12 +1,12 @@
 //! The host's side of the call-page protocol: any response a compromised
 //! sysd can publish, checked against the ticket due. It must never panic,
 //! and must accept a response only with exactly that ticket and a status
-//! that ends the call or asks for a host op.
+//! that ends the call or asks for a host op (the call's last or not).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use wasc_vmm::{check_response, Step};
-use wasc_wire::{ticket, Response, Status};
+use wasc_wire::{ticket, Response, Status, NO_STORE};
 
 fuzz_target!(|data: &[u8]| {
     let word = |i: usize| {
@@ -29,6 +29,14 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(response.ticket, due);
             assert_eq!(Status::from_raw(response.status), Some(Status::HostOp));
         }
+        Ok(Step::FinalOp(store)) => {
+            assert_eq!(response.ticket, due);
+            assert_eq!(Status::from_raw(response.status), Some(Status::HostOpFinal));
+            assert_eq!(
+                store,
+                (response.value != NO_STORE).then_some(response.value)
+            );
+        }
         Ok(Step::Reply(reply)) => {
             assert_eq!(response.ticket, due);
             assert!(matches!(
@@ -41,7 +49,13 @@ fuzz_target!(|data: &[u8]| {
             response.ticket != due
                 || !matches!(
                     Status::from_raw(response.status),
-                    Some(Status::Done | Status::Exit | Status::Trap | Status::HostOp)
+                    Some(
+                        Status::Done
+                            | Status::Exit
+                            | Status::Trap
+                            | Status::HostOp
+                            | Status::HostOpFinal
+                    )
                 )
         ),
     }

@@ -98,6 +98,12 @@ fn linking_the_directory_itself_to_a_name_with_a_slash() {
         "path_link 3 0 \".\" 3 \"ldangle/\"",
         "path_link 3 0 \".\" 3 \"lloop/\"",
         "path_link 3 0 \".\" 3 \"lout\"",
+        // Found by the differential fuzzer: a free name is PERM (the
+        // directory cannot be linked), not NOENT.
+        "path_link 3 0 \".\" 3 \"inner\"",
+        "path_link 3 0 \".\" 3 \"dir/missing\"",
+        "path_link 3 0 \"dir/.\" 3 \"new\"",
+        "path_link 3 0 \".\" 3 \"missing/deeper\"",
     ]);
 }
 

@@ -395,8 +395,13 @@ pub(crate) fn two_paths<S: System>(
                 if target.trailing {
                     return new_name_without_slash(to, sys, target);
                 }
-                host::stat_at(sys, to.dir(), target.name())?;
-                return Err(EXIST);
+                // An existing name is EXIST; a free one gets as far as the
+                // link, which a directory may not have: PERM.
+                return match host::stat_at(sys, to.dir(), target.name()) {
+                    Ok(_) => Err(EXIST),
+                    Err(NOENT) => Err(PERM),
+                    Err(errno) => Err(errno),
+                };
             }
             if source.is_dot() || target.is_dot() {
                 return Err(BUSY);
