@@ -106,17 +106,10 @@ impl Vm {
             page.read_scratch(&mut scratch);
             let performed = host.perform(&op, &mut scratch);
             page.write_scratch(&scratch);
-            if let (Some(store), Ok(value)) = (store, performed) {
-                if let Some(reply) = end_call(host, store, value)? {
-                    page.write_op_result(OpResult {
-                        ticket: expected,
-                        errno: 0,
-                        flags: OP_COMPLETED,
-                        value,
-                    });
-                    return Ok(reply);
-                }
-            }
+            let ended = match (store, performed) {
+                (Some(store), Ok(value)) => end_call(host, store, value)?,
+                _ => None,
+            };
             let (errno, value) = match performed {
                 Ok(value) => (0, value),
                 Err(errno) => (u32::from(errno), 0),
@@ -124,9 +117,12 @@ impl Vm {
             page.write_op_result(OpResult {
                 ticket: expected,
                 errno,
-                flags: 0,
+                flags: if ended.is_some() { OP_COMPLETED } else { 0 },
                 value,
             });
+            if let Some(reply) = ended {
+                return Ok(reply);
+            }
         }
         Err(Error::Protocol(
             "made more host ops than a request may".into(),

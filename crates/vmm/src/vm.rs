@@ -232,6 +232,9 @@ impl Vm {
     /// tmpfs region kept but emptied), vCPU state restored, fresh seed.
     pub(crate) fn reset(&mut self, template: &Template) -> Result<(), Error> {
         debug_assert_eq!(self.ram.len(), template.len());
+        // A poll thread may still run sysd: stop it before its memory is
+        // restored under it.
+        self.vcpu()?;
         if !self.window_retired {
             self.unmap_window()?;
         }
@@ -374,13 +377,14 @@ impl Vm {
 
     /// Gives this instance a tmpfs region of `len` bytes (whole 2 MiB
     /// pages, at most `layout::TMPFS_MAX`): zeroed memory of its own in a
-    /// KVM slot at `layout::TMPFS`, mapped into sysd. 0 removes it. A
-    /// region of the same length (kept by a reset) is emptied and kept,
-    /// with its slot: removing a slot drops all of KVM's shadow mappings.
+    /// KVM slot at `layout::TMPFS`, mapped into sysd. 0 removes it. Asked
+    /// once per instance: a region of the same length, kept and emptied by
+    /// the reset, is kept with its slot (removing a slot drops all of KVM's
+    /// shadow mappings).
     pub fn map_tmpfs(&mut self, len: u64) -> Result<(), Error> {
         let len = len.min(layout::TMPFS_MAX).div_ceil(layout::PAGE_2M) * layout::PAGE_2M;
-        if let Some(region) = self.tmpfs.as_ref().filter(|r| r.len() as u64 == len) {
-            return Ok(region.discard()?);
+        if self.tmpfs.as_ref().is_some_and(|r| r.len() as u64 == len) {
+            return Ok(());
         }
         self.unmap_tmpfs()?;
         if len == 0 {

@@ -72,6 +72,25 @@ pub(crate) struct Walk {
 }
 
 impl Walk {
+    /// A walk of a path of `len` bytes (not yet copied in) beneath `base`,
+    /// nothing opened.
+    fn empty(base: u32, len: usize) -> Self {
+        Walk {
+            path: [0; PATH_MAX],
+            len,
+            pos: 0,
+            base,
+            stack: [0; MAX_DEPTH],
+            spans: [0; MAX_DEPTH],
+            depth: 0,
+            components: 0,
+            run: [0; SCRATCH_LEN],
+            run_len: 0,
+            links: 0,
+            started: false,
+        }
+    }
+
     /// Reads a path of `len` bytes at `ptr` in linear memory (a bad range
     /// traps as in wasmtime), to be resolved beneath directory handle `base`.
     pub fn read<S: System>(
@@ -87,20 +106,7 @@ impl Walk {
         if len as usize > PATH_MAX {
             return Ok(Err(NAMETOOLONG));
         }
-        let mut walk = Walk {
-            path: [0; PATH_MAX],
-            len: len as usize,
-            pos: 0,
-            base,
-            stack: [0; MAX_DEPTH],
-            spans: [0; MAX_DEPTH],
-            depth: 0,
-            components: 0,
-            run: [0; SCRATCH_LEN],
-            run_len: 0,
-            links: 0,
-            started: false,
-        };
+        let mut walk = Walk::empty(base, len as usize);
         memory.read(ptr, &mut walk.path[..len as usize])?;
         // wasmtime decodes the string as it reads it (ILSEQ); what the path
         // says is judged when it is resolved (`resolvable`, in `with_walk`).
@@ -116,20 +122,7 @@ impl Walk {
         if path.len() > PATH_MAX {
             return Err(NAMETOOLONG);
         }
-        let mut walk = Walk {
-            path: [0; PATH_MAX],
-            len: path.len(),
-            pos: 0,
-            base,
-            stack: [0; MAX_DEPTH],
-            spans: [0; MAX_DEPTH],
-            depth: 0,
-            components: 0,
-            run: [0; SCRATCH_LEN],
-            run_len: 0,
-            links: 0,
-            started: false,
-        };
+        let mut walk = Walk::empty(base, path.len());
         walk.path[..path.len()].copy_from_slice(path);
         if core::str::from_utf8(path).is_err() {
             return Err(ILSEQ);
