@@ -30,6 +30,12 @@ pub struct BenchCommand {
     #[arg(long, value_name = "PATH", default_value = "docs/benchmarks.md")]
     out: PathBuf,
 
+    /// Runs only these sections (repeatable) and prints them instead of
+    /// writing the report: a quick look while working, not numbers for
+    /// docs/benchmarks.md, which come from one whole run.
+    #[arg(long, value_name = "SECTION", value_enum)]
+    only: Vec<sections::Section>,
+
     /// The module the whole-process benchmark runs.
     #[arg(long, value_name = "PATH", default_value = "examples/hello.wat")]
     hello: PathBuf,
@@ -37,6 +43,11 @@ pub struct BenchCommand {
 
 impl BenchCommand {
     pub fn execute(self) -> anyhow::Result<std::process::ExitCode> {
+        if !self.only.is_empty() {
+            let plan = plan::Plan::new(self.quick);
+            print!("{}", sections::some(&plan, &self.hello, &self.only)?);
+            return Ok(std::process::ExitCode::SUCCESS);
+        }
         let mut report = sections::all(&plan::Plan::new(self.quick), &self.hello)?;
         // Sections other benchmarks write into the same file stay.
         if let Ok(old) = std::fs::read_to_string(&self.out) {

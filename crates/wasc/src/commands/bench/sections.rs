@@ -16,10 +16,21 @@ use super::plan::{progress, verdict, Plan};
 const SYNC_POOL: Mode = Mode::Vm(Transport::Sync, VmSource::Pool);
 const POLL_POOL: Mode = Mode::Vm(Transport::Poll, VmSource::Pool);
 
+/// One section of the report, for `wasc bench --only`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Section {
+    Startup,
+    Process,
+    Calls,
+    Density,
+    Sqlite,
+    Search,
+    Tcp,
+    Serve,
+}
+
+/// The whole report, every section.
 pub fn all(plan: &Plan, hello: &Path) -> anyhow::Result<String> {
-    let fds = raise_fd_limit()?;
-    let mut bench = Bench::new()?;
-    bench.vm.fill_pool(16)?;
     let mut out = String::new();
     let command = if plan.quick {
         "scripts/install-deps && cargo run --release -p wasc --features bench-guests -- bench --quick"
@@ -37,18 +48,62 @@ pub fn all(plan: &Plan, hello: &Path) -> anyhow::Result<String> {
             ""
         }
     )?;
-    out += &startup(plan, &mut bench)?;
-    out += &whole_process(plan, hello)?;
-    out += &calls(plan, &mut bench)?;
-    out += &density(plan, &mut bench, fds)?;
-    out += &sqlite(plan)?;
+    let every = [
+        Section::Startup,
+        Section::Process,
+        Section::Calls,
+        Section::Density,
+        Section::Sqlite,
+        Section::Search,
+        Section::Tcp,
+        Section::Serve,
+    ];
+    out += &some(plan, hello, &every)?;
+    out += NOTES;
+    Ok(out)
+}
+
+/// The given sections, in the report's order.
+pub fn some(plan: &Plan, hello: &Path, only: &[Section]) -> anyhow::Result<String> {
+    let fds = raise_fd_limit()?;
+    let needs_bench = [Section::Startup, Section::Calls, Section::Density];
+    let mut bench = None;
+    if only.iter().any(|s| needs_bench.contains(s)) {
+        let made = Bench::new()?;
+        made.vm.fill_pool(16)?;
+        bench = Some(made);
+    }
+    let mut out = String::new();
+    let wanted = |section| only.contains(&section);
+    if let Some(bench) = bench.as_mut() {
+        if wanted(Section::Startup) {
+            out += &startup(plan, bench)?;
+        }
+    }
+    if wanted(Section::Process) {
+        out += &whole_process(plan, hello)?;
+    }
+    if let Some(bench) = bench.as_mut() {
+        if wanted(Section::Calls) {
+            out += &calls(plan, bench)?;
+        }
+        if wanted(Section::Density) {
+            out += &density(plan, bench, fds)?;
+        }
+    }
+    if wanted(Section::Sqlite) {
+        out += &sqlite(plan)?;
+    }
     #[cfg(feature = "bench-guests")]
-    {
+    if wanted(Section::Search) {
         out += &super::search::search(plan)?;
     }
-    out += &tcp(plan)?;
-    out += &super::serve::serve(plan)?;
-    out += NOTES;
+    if wanted(Section::Tcp) {
+        out += &tcp(plan)?;
+    }
+    if wanted(Section::Serve) {
+        out += &super::serve::serve(plan)?;
+    }
     Ok(out)
 }
 
