@@ -8,6 +8,7 @@
 
 mod arch;
 mod call;
+mod clock;
 mod elf;
 mod exchange;
 mod lifecycle;
@@ -20,7 +21,7 @@ mod vcpu;
 mod vm;
 
 use kvm_bindings::{CpuId, KVM_MAX_CPUID_ENTRIES};
-use kvm_ioctls::Kvm;
+use kvm_ioctls::{Cap, Kvm, SyncReg};
 use wasc_wire::hostop::{HostOp, SCRATCH_LEN};
 use wasc_wire::{layout, Status};
 
@@ -117,6 +118,9 @@ const KVM_API_VERSION: i32 = 12;
 pub struct Hypervisor {
     kvm: Kvm,
     cpuid: CpuId,
+    /// KVM takes general and special registers from the run area
+    /// (`KVM_CAP_SYNC_REGS` covers both).
+    sync_regs: bool,
 }
 
 impl Hypervisor {
@@ -159,7 +163,13 @@ impl Hypervisor {
         let cpuid = kvm
             .get_supported_cpuid(KVM_MAX_CPUID_ENTRIES)
             .map_err(Error::SupportedCpuid)?;
-        Ok(Self { kvm, cpuid })
+        let wanted = (SyncReg::Register as i32) | (SyncReg::SystemRegister as i32);
+        let sync_regs = kvm.check_extension_int(Cap::SyncRegs) & wanted == wanted;
+        Ok(Self {
+            kvm,
+            cpuid,
+            sync_regs,
+        })
     }
 }
 

@@ -4,11 +4,10 @@
 
 use std::sync::Arc;
 
-use kvm_bindings::{
-    kvm_fpu, kvm_msr_entry, kvm_regs, kvm_sregs, kvm_userspace_memory_region, Msrs,
-};
-use kvm_ioctls::{VcpuFd, VmFd};
+use kvm_bindings::{kvm_fpu, kvm_regs, kvm_sregs, kvm_userspace_memory_region};
+use kvm_ioctls::{SyncReg, VcpuFd, VmFd};
 
+use crate::clock::TscClock;
 use crate::lifecycle::VcpuState;
 use crate::ThreadSetup;
 pub use wasc_wire::InstanceData;
@@ -47,6 +46,11 @@ pub struct Vm {
     pub(crate) failed: bool,
     /// The tmpfs region, if this instance has one.
     pub(crate) tmpfs: Option<GuestRam>,
+    /// The VM's TSC against the host's, once measured.
+    clock: Option<TscClock>,
+    /// KVM loads registers written to the shared run area on the next
+    /// `KVM_RUN` (`KVM_CAP_SYNC_REGS`): a reset then needs two ioctls fewer.
+    sync_regs: bool,
 }
 
 impl Vm {
@@ -76,7 +80,7 @@ impl Vm {
             .map_err(configure("special registers"))?;
         vcpu.set_regs(&arch::initial_regs(entry))
             .map_err(configure("registers"))?;
-        let mut vm = Self::assemble(vm, vcpu, ram);
+        let mut vm = Self::assemble(hypervisor, vm, vcpu, ram);
         let ram = vm.ram.clone();
         vcpu::run_until_yield(vm.vcpu()?, &ram).map_err(Error::Boot)?;
         Ok(vm)
@@ -90,13 +94,13 @@ impl Vm {
         template: &Template,
     ) -> Result<Self, Error> {
         let (vm, vcpu) = create_vm(hypervisor, &ram)?;
-        let mut vm = Self::assemble(vm, vcpu, ram);
+        let mut vm = Self::assemble(hypervisor, vm, vcpu, ram);
         vm.restore(template)?;
         vm.begin_instance()?;
         Ok(vm)
     }
 
-    fn assemble(vm: VmFd, vcpu: VcpuFd, ram: GuestRam) -> Self {
+    fn assemble(hypervisor: &Hypervisor, vm: VmFd, vcpu: VcpuFd, ram: GuestRam) -> Self {
         Vm {
             vcpu: VcpuState::Idle(vcpu),
             vm,
@@ -106,6 +110,8 @@ impl Vm {
             window_retired: false,
             failed: false,
             tmpfs: None,
+            clock: None,
+            sync_regs: hypervisor.sync_regs,
         }
     }
 
@@ -131,24 +137,16 @@ impl Vm {
 
     /// The TSC frequency and a guest-TSC reading paired with the host's
     /// realtime and monotonic clocks, so sysd can tell time without exits.
+    /// The VM's TSC is measured once (two vCPU ioctls), not per instance.
     fn clock_calibration(&mut self) -> Result<Instance, Error> {
-        let save = |what| move |source| Error::SaveVcpu { what, source };
-        let vcpu = self.vcpu()?;
-        let tsc_khz = vcpu.get_tsc_khz().map_err(save("TSC frequency"))?;
-        let mut msrs = Msrs::from_entries(&[kvm_msr_entry {
-            index: MSR_IA32_TSC,
-            ..Default::default()
-        }])
-        .map_err(|_| Error::Protocol("cannot build an MSR list".into()))?;
-        vcpu.get_msrs(&mut msrs).map_err(save("TSC"))?;
-        let ref_tsc = msrs.as_slice()[0].data;
-        Ok(Instance {
-            tsc_khz: u64::from(tsc_khz),
-            ref_tsc,
-            ref_realtime: clock_ns(libc::CLOCK_REALTIME),
-            ref_monotonic: clock_ns(libc::CLOCK_MONOTONIC),
-            ..Instance::default()
-        })
+        let clock = match self.clock {
+            Some(clock) => clock,
+            None => {
+                let measured = TscClock::measure(self.vcpu()?)?;
+                *self.clock.insert(measured)
+            }
+        };
+        Ok(clock.reference())
     }
 
     pub(crate) fn vcpu_state(&mut self) -> Result<(kvm_regs, kvm_sregs, kvm_fpu), Error> {
@@ -161,13 +159,26 @@ impl Vm {
         ))
     }
 
+    /// Puts the template's vCPU state back. With sync registers the general
+    /// and special registers go into the run area, which the next `KVM_RUN`
+    /// loads before sysd runs (it fails, and the call with it, if KVM
+    /// rejects them); nothing reads them before that.
     fn restore(&mut self, template: &Template) -> Result<(), Error> {
         let configure = |what| move |source| Error::ConfigureVcpu { what, source };
+        let sync_regs = self.sync_regs;
         let vcpu = self.vcpu()?;
-        vcpu.set_sregs(&template.sregs)
-            .map_err(configure("special registers"))?;
-        vcpu.set_regs(&template.regs)
-            .map_err(configure("registers"))?;
+        if sync_regs {
+            let run_area = vcpu.sync_regs_mut();
+            run_area.regs = template.regs;
+            run_area.sregs = template.sregs;
+            vcpu.set_sync_dirty_reg(SyncReg::Register);
+            vcpu.set_sync_dirty_reg(SyncReg::SystemRegister);
+        } else {
+            vcpu.set_sregs(&template.sregs)
+                .map_err(configure("special registers"))?;
+            vcpu.set_regs(&template.regs)
+                .map_err(configure("registers"))?;
+        }
         vcpu.set_fpu(&template.fpu)
             .map_err(configure("FPU state"))?;
         Ok(())
@@ -458,21 +469,6 @@ fn create_vm(hypervisor: &Hypervisor, ram: &GuestRam) -> Result<(VmFd, VcpuFd), 
     Ok((vm, vcpu))
 }
 
-/// The IA32_TIME_STAMP_COUNTER MSR.
-const MSR_IA32_TSC: u32 = 0x10;
-
-fn clock_ns(clock: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `ts` is a valid, writable timespec; these clocks always exist.
-    unsafe { libc::clock_gettime(clock, &mut ts) };
-    (ts.tv_sec as u64)
-        .wrapping_mul(1_000_000_000)
-        .wrapping_add(ts.tv_nsec as u64)
-}
-
 fn fill_random(buf: &mut [u8]) -> Result<(), Error> {
     let mut filled = 0;
     while filled < buf.len() {
@@ -502,4 +498,49 @@ fn attach_ram(vm: &VmFd, ram: &GuestRam) -> Result<(), Error> {
     // SAFETY: the region is `ram`'s whole mapping, which outlives the VM
     // (`Vm` drops `vcpu` and `_vm` before `ram`).
     unsafe { vm.set_user_memory_region(region) }.map_err(Error::AttachRam)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasc_wire::Function;
+
+    const PING: u32 = Function::SelftestPing as u32;
+
+    /// A compromised sysd may leave any register state behind; a reset puts
+    /// the template's back before sysd runs again, by whichever route
+    /// (`sync_regs` or ioctls) this host takes.
+    #[test]
+    fn a_reset_discards_the_register_state_sysd_left() {
+        let hv = Hypervisor::open().expect("this test needs /dev/kvm");
+        let config = VmConfig {
+            sysd: wasc_sysd_image::SELFTEST,
+        };
+        let template = Template::new(&hv, &config).expect("template");
+        let mut vm = template.instantiate(&hv).expect("instantiate");
+        vm.call(PING, &[1]).expect("ping before");
+        let vcpu = vm.vcpu().expect("idle vCPU");
+        let garbage = kvm_regs {
+            rip: 0xdead_0000,
+            rsp: 0,
+            rflags: 0x2,
+            ..Default::default()
+        };
+        vcpu.set_regs(&garbage).expect("set garbage");
+        let mut sregs = vcpu.get_sregs().expect("sregs");
+        sregs.cr3 = 0x7000;
+        vcpu.set_sregs(&sregs).expect("set garbage sregs");
+
+        vm.reset(&template).expect("reset");
+        vm.call(PING, &[2]).expect("ping after a reset");
+        let regs = vm.vcpu().expect("idle vCPU").get_regs().expect("regs");
+        assert_eq!(
+            regs.rip, template.regs.rip,
+            "sysd yields where the template did"
+        );
+        assert_eq!(
+            vm.vcpu().expect("idle").get_sregs().expect("sregs").cr3,
+            template.sregs.cr3
+        );
+    }
 }
