@@ -3,10 +3,14 @@
 //! TSC rate; sysd extrapolates from those.
 //!
 //! Every vCPU ioctl costs a `vcpu_load` (about 10 µs on the nested hosts
-//! here), so a VM measures its TSC once — the rate, and the offset of its
-//! guest TSC from the host's, which KVM keeps fixed since nothing here sets
-//! it or scales the rate — and each instance's reading is then the host's
-//! `rdtsc` plus that offset, with no ioctl.
+//! here), so a VM measures its TSC — the rate, and the offset of its guest
+//! TSC from the host's, which nothing here sets or scales — at most once a
+//! second ([`TscClock::is_fresh`]), and each instance's reading is the
+//! host's `rdtsc` plus that offset, with no ioctl. The re-measuring bounds
+//! the error should KVM move the offset (it does on hosts whose TSC it
+//! finds unstable).
+
+use std::time::{Duration, Instant};
 
 use kvm_bindings::{kvm_msr_entry, Msrs};
 use kvm_ioctls::VcpuFd;
@@ -17,12 +21,16 @@ use crate::Error;
 /// The IA32_TIME_STAMP_COUNTER MSR.
 const MSR_IA32_TSC: u32 = 0x10;
 
+/// How long a measurement serves new instances.
+const FRESH_FOR: Duration = Duration::from_secs(1);
+
 /// A VM's guest TSC against the host's.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct TscClock {
     khz: u64,
     /// Guest TSC minus host TSC (wrapping).
     offset: u64,
+    measured_at: Instant,
 }
 
 impl TscClock {
@@ -43,7 +51,13 @@ impl TscClock {
         Ok(Self {
             khz: u64::from(khz),
             offset: guest.wrapping_sub(host),
+            measured_at: Instant::now(),
         })
+    }
+
+    /// Whether this measurement may still serve a new instance.
+    pub(crate) fn is_fresh(&self) -> bool {
+        self.measured_at.elapsed() < FRESH_FOR
     }
 
     /// An instance's clock reference: the guest TSC now, with the host's
@@ -86,7 +100,9 @@ mod tests {
         let clock = TscClock {
             khz: 2_000_000,
             offset: 1 << 40,
+            measured_at: Instant::now(),
         };
+        assert!(clock.is_fresh());
         let before = host_tsc();
         let reference = clock.reference();
         let after = host_tsc();
@@ -94,5 +110,18 @@ mod tests {
         assert!((before..=after).contains(&host));
         assert_eq!(reference.tsc_khz, 2_000_000);
         assert!(reference.ref_realtime > 0 && reference.ref_monotonic > 0);
+    }
+
+    #[test]
+    fn a_measurement_goes_stale_after_a_second() {
+        let Some(then) = Instant::now().checked_sub(FRESH_FOR) else {
+            panic!("the monotonic clock is younger than a second");
+        };
+        let clock = TscClock {
+            khz: 1,
+            offset: 0,
+            measured_at: then,
+        };
+        assert!(!clock.is_fresh());
     }
 }

@@ -46,7 +46,7 @@ pub struct Vm {
     pub(crate) failed: bool,
     /// The tmpfs region, if this instance has one.
     pub(crate) tmpfs: Option<GuestRam>,
-    /// The VM's TSC against the host's, once measured.
+    /// The VM's TSC against the host's, as last measured.
     clock: Option<TscClock>,
     /// KVM loads registers written to the shared run area on the next
     /// `KVM_RUN` (`KVM_CAP_SYNC_REGS`): a reset then needs two ioctls fewer.
@@ -137,11 +137,12 @@ impl Vm {
 
     /// The TSC frequency and a guest-TSC reading paired with the host's
     /// realtime and monotonic clocks, so sysd can tell time without exits.
-    /// The VM's TSC is measured once (two vCPU ioctls), not per instance.
+    /// The VM's TSC is measured (two vCPU ioctls) at most once a second,
+    /// not per instance.
     fn clock_calibration(&mut self) -> Result<Instance, Error> {
         let clock = match self.clock {
-            Some(clock) => clock,
-            None => {
+            Some(clock) if clock.is_fresh() => clock,
+            _ => {
                 let measured = TscClock::measure(self.vcpu()?)?;
                 *self.clock.insert(measured)
             }
