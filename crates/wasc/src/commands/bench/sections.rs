@@ -6,6 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{ensure, Context};
+use clap::ValueEnum;
 use wasc_runtime::{Transport, VmSource};
 
 use super::guests::Call;
@@ -16,7 +17,8 @@ use super::plan::{progress, verdict, Plan};
 const SYNC_POOL: Mode = Mode::Vm(Transport::Sync, VmSource::Pool);
 const POLL_POOL: Mode = Mode::Vm(Transport::Poll, VmSource::Pool);
 
-/// One section of the report, for `wasc bench --only`.
+/// One section of the report, for `wasc bench --only`; the report runs
+/// them in this order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Section {
     Startup,
@@ -48,63 +50,53 @@ pub fn all(plan: &Plan, hello: &Path) -> anyhow::Result<String> {
             ""
         }
     )?;
-    let every = [
-        Section::Startup,
-        Section::Process,
-        Section::Calls,
-        Section::Density,
-        Section::Sqlite,
-        Section::Search,
-        Section::Tcp,
-        Section::Serve,
-    ];
-    out += &some(plan, hello, &every)?;
+    out += &some(plan, hello, Section::value_variants())?;
     out += NOTES;
     Ok(out)
 }
 
-/// The given sections, in the report's order.
+/// The given sections, in the report's (the enum's) order.
 pub fn some(plan: &Plan, hello: &Path, only: &[Section]) -> anyhow::Result<String> {
     let fds = raise_fd_limit()?;
-    let needs_bench = [Section::Startup, Section::Calls, Section::Density];
-    let mut bench = None;
-    if only.iter().any(|s| needs_bench.contains(s)) {
-        let made = Bench::new()?;
-        made.vm.fill_pool(16)?;
-        bench = Some(made);
-    }
+    // The in-process benchmark harness, made for the first section that
+    // needs it.
+    let mut harness: Option<Bench> = None;
     let mut out = String::new();
-    let wanted = |section| only.contains(&section);
-    if let Some(bench) = bench.as_mut() {
-        if wanted(Section::Startup) {
-            out += &startup(plan, bench)?;
-        }
-    }
-    if wanted(Section::Process) {
-        out += &whole_process(plan, hello)?;
-    }
-    if let Some(bench) = bench.as_mut() {
-        if wanted(Section::Calls) {
-            out += &calls(plan, bench)?;
-        }
-        if wanted(Section::Density) {
-            out += &density(plan, bench, fds)?;
-        }
-    }
-    if wanted(Section::Sqlite) {
-        out += &sqlite(plan)?;
-    }
-    #[cfg(feature = "bench-guests")]
-    if wanted(Section::Search) {
-        out += &super::search::search(plan)?;
-    }
-    if wanted(Section::Tcp) {
-        out += &tcp(plan)?;
-    }
-    if wanted(Section::Serve) {
-        out += &super::serve::serve(plan)?;
+    for section in Section::value_variants()
+        .iter()
+        .filter(|s| only.contains(s))
+    {
+        out += &match section {
+            Section::Startup => startup(plan, bench(&mut harness)?)?,
+            Section::Process => whole_process(plan, hello)?,
+            Section::Calls => calls(plan, bench(&mut harness)?)?,
+            Section::Density => density(plan, bench(&mut harness)?, fds)?,
+            Section::Sqlite => sqlite(plan)?,
+            Section::Search => search(plan)?,
+            Section::Tcp => tcp(plan)?,
+            Section::Serve => super::serve::serve(plan)?,
+        };
     }
     Ok(out)
+}
+
+fn bench(harness: &mut Option<Bench>) -> anyhow::Result<&mut Bench> {
+    if harness.is_none() {
+        let made = Bench::new()?;
+        made.vm.fill_pool(16)?;
+        *harness = Some(made);
+    }
+    Ok(harness.as_mut().expect("made above"))
+}
+
+#[cfg(feature = "bench-guests")]
+fn search(plan: &Plan) -> anyhow::Result<String> {
+    super::search::search(plan)
+}
+
+#[cfg(not(feature = "bench-guests"))]
+fn search(_: &Plan) -> anyhow::Result<String> {
+    Ok(String::new())
 }
 
 fn today() -> String {
