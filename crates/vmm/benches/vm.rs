@@ -38,6 +38,11 @@ fn show(d: Duration, unit: &str) -> String {
     }
 }
 
+/// sysd spins long enough not to park between the benchmark's calls.
+const POLL: Transport = Transport::Poll {
+    spin_limit: 1 << 20,
+};
+
 fn main() {
     let quick = std::env::var_os("WASC_BENCH_QUICK").is_some();
     let (starts, batches) = if quick { (50, 20) } else { (1000, 200) };
@@ -95,6 +100,32 @@ fn main() {
         samples: reset,
     });
 
+    eprintln!("start: from pool, poll transport ×{starts}");
+    let pool = Pool::new(hv.clone(), template.clone(), 1);
+    let mut reset = Vec::with_capacity(starts);
+    let mut from_pool = Vec::with_capacity(starts);
+    for _ in 0..starts {
+        let t = Instant::now();
+        let mut vm = pool.take().expect("take");
+        // A pooled VM keeps its vCPU thread: this starts one only once.
+        vm.set_transport(POLL).expect("poll");
+        vm.call(PING, &[1]).expect("ping");
+        from_pool.push(t.elapsed());
+        let t = Instant::now();
+        pool.give_back(vm);
+        reset.push(t.elapsed());
+    }
+    rows.push(Row {
+        name: "VM start, from pool, poll",
+        unit: "µs",
+        samples: from_pool,
+    });
+    rows.push(Row {
+        name: "pool reset (give back), poll",
+        unit: "µs",
+        samples: reset,
+    });
+
     eprintln!("round trips: sync, poll, raw ping-pong ({batches} batches of {BATCH})");
     let mut vm = template.instantiate(&hv).expect("instantiate");
     rows.push(Row {
@@ -102,10 +133,7 @@ fn main() {
         unit: "ns",
         samples: per_call(batches, &mut vm),
     });
-    vm.set_transport(Transport::Poll {
-        spin_limit: 1 << 20,
-    })
-    .expect("poll");
+    vm.set_transport(POLL).expect("poll");
     rows.push(Row {
         name: "call round trip, poll",
         unit: "ns",

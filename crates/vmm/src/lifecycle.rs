@@ -2,17 +2,22 @@
 //! instead of a pair of options.
 //!
 //! ```text
-//!            start_polling            stop (kick, join)
-//!   Idle ───────────────────▶ Polling ─────────────────▶ Idle
-//!    │                           │
-//!    └── a thread that took it ──┴──▶ Lost (the VM is failed)
+//!            start_polling                    stop_polling (kick, join)
+//!   Idle ───────────────────▶ Polling ◀──────────────────────────────┐
+//!    ▲                        │     ▲                                 │
+//!    │              idle (hold)│     │resume (release)                │
+//!    │                        ▼     │                                 │
+//!    └────── stop_polling ──── Held ─┘                                │
+//!    any state whose thread ended without the vCPU ──▶ Lost (VM failed)
 //! ```
 //!
-//! `Idle`: the VM holds the vCPU; each call runs it on the caller's thread
-//! (the sync transport) and resets and state reads use it. `Polling`: a
-//! vCPU thread runs sysd, polling the call page (the poll transport);
-//! stopping it kicks the thread out of `KVM_RUN` and joins it, which gives
-//! the vCPU back. `Lost`: a thread that held it ended without returning it.
+//! `Idle`: the VM holds the vCPU and no thread exists; each call runs it on
+//! the caller's thread (the sync transport). `Polling`: a vCPU thread runs
+//! sysd, polling the call page (the poll transport). `Held`: the thread
+//! lives on but has handed the vCPU to the VM — for a reset, a state read
+//! or a window change — and takes it back with the next call. So a pooled
+//! VM keeps its thread from one instance to the next. `Lost`: a thread
+//! that held it ended without returning it.
 
 use std::sync::Arc;
 
@@ -26,37 +31,68 @@ use crate::{Error, ThreadSetup};
 pub(crate) enum VcpuState {
     Idle(VcpuFd),
     Polling(PollThread),
+    Held(PollThread, VcpuFd),
     Lost,
 }
 
 impl VcpuState {
+    /// Whether a vCPU thread exists (the poll transport), running sysd or
+    /// not.
     pub(crate) fn is_polling(&self) -> bool {
-        matches!(self, VcpuState::Polling(_))
+        matches!(self, VcpuState::Polling(_) | VcpuState::Held(..))
     }
 
-    pub(crate) fn poll_thread(&self) -> Option<&PollThread> {
+    /// The vCPU thread, running sysd: a held vCPU is given back to it
+    /// first. `None` in the sync transport.
+    pub(crate) fn resume(&mut self) -> Option<&PollThread> {
+        if let VcpuState::Held(..) = self {
+            let VcpuState::Held(mut thread, vcpu) = std::mem::replace(self, VcpuState::Lost) else {
+                unreachable!("matched above")
+            };
+            thread.release(vcpu);
+            *self = VcpuState::Polling(thread);
+        }
         match self {
             VcpuState::Polling(thread) => Some(thread),
             _ => None,
         }
     }
 
-    /// The vCPU, for this thread: a polling thread is stopped first.
+    /// The vCPU, for this thread: a vCPU thread is made to hand it over
+    /// (and keeps waiting for it).
     pub(crate) fn idle(&mut self) -> Result<&mut VcpuFd, Error> {
         if let VcpuState::Polling(_) = self {
-            let VcpuState::Polling(thread) = std::mem::replace(self, VcpuState::Lost) else {
+            let VcpuState::Polling(mut thread) = std::mem::replace(self, VcpuState::Lost) else {
                 unreachable!("matched above")
             };
-            *self = VcpuState::Idle(thread.stop());
+            if let Some(vcpu) = thread.hold() {
+                *self = VcpuState::Held(thread, vcpu);
+            }
         }
+        match self {
+            VcpuState::Idle(vcpu) | VcpuState::Held(_, vcpu) => Ok(vcpu),
+            _ => Err(Error::VcpuLost),
+        }
+    }
+
+    /// Ends the vCPU thread, if one exists, keeping the vCPU.
+    pub(crate) fn stop_polling(&mut self) -> Result<&mut VcpuFd, Error> {
+        *self = match std::mem::replace(self, VcpuState::Lost) {
+            VcpuState::Polling(thread) => thread.stop().map_or(VcpuState::Lost, VcpuState::Idle),
+            VcpuState::Held(thread, vcpu) => {
+                drop(thread);
+                VcpuState::Idle(vcpu)
+            }
+            other => other,
+        };
         match self {
             VcpuState::Idle(vcpu) => Ok(vcpu),
             _ => Err(Error::VcpuLost),
         }
     }
 
-    /// Hands an idle vCPU to a new polling thread, which runs `setup`
-    /// first. If the thread cannot start the vCPU is lost.
+    /// Hands an idle vCPU to a new vCPU thread, which runs `setup` first.
+    /// If the thread cannot start the vCPU is lost.
     pub(crate) fn start_polling(
         &mut self,
         ram: Arc<GuestRam>,
@@ -67,8 +103,8 @@ impl VcpuState {
                 *self = VcpuState::Polling(PollThread::start(vcpu, ram, setup)?);
                 Ok(())
             }
-            polling @ VcpuState::Polling(_) => {
-                *self = polling;
+            running @ (VcpuState::Polling(_) | VcpuState::Held(..)) => {
+                *self = running;
                 Ok(())
             }
             VcpuState::Lost => Err(Error::VcpuLost),

@@ -3,21 +3,30 @@
 //! parked sysd by letting the thread re-enter `KVM_RUN`. A warm call is a
 //! store and a spin on shared memory, with no VM exit.
 //!
+//! The thread lives as long as its VM, across pooled instances: between
+//! instances the host *holds* the vCPU ([`PollThread::hold`]) — sysd is
+//! asked to park at once, and the thread hands the vCPU over and sleeps —
+//! resets it on its own thread, and *releases* it to the thread when the
+//! next instance calls ([`PollThread::release`]). So an instance costs no
+//! thread start, no seccomp install and no signal, and `KVM_RUN` always
+//! comes from one thread.
+//!
 //! Threads: the vCPU thread created here, and the function thread that calls
-//! [`PollThread::call`]. sysd is untrusted: the function thread stops
-//! waiting if the vCPU thread reports a failure, and stopping never depends
-//! on sysd's cooperation (a signal kicks the thread out of `KVM_RUN`).
+//! [`PollThread::wait`]. sysd is untrusted: the function thread stops
+//! waiting if the vCPU thread reports a failure, and neither holding nor
+//! stopping depends on sysd's cooperation (a signal kicks the thread out of
+//! `KVM_RUN`).
 
 use std::os::unix::thread::JoinHandleExt;
 use std::sync::atomic::{fence, AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, Once};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, Once};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kvm_ioctls::VcpuFd;
 
 use crate::ThreadSetup;
-use wasc_wire::{Park, Response};
+use wasc_wire::{Control, Park, Response};
 
 use crate::call::CallPageRef;
 use crate::memory::GuestRam;
@@ -25,37 +34,67 @@ use crate::vcpu::{self, Yielded};
 
 /// How long the function thread spins on the response before it starts
 /// yielding its CPU between checks.
-const HOST_SPINS: u32 = 50_000;
+const HOST_SPIN: Duration = Duration::from_micros(20);
+
+/// How long a hold waits for sysd to park by itself before kicking the
+/// thread out of `KVM_RUN`, and then between kicks.
+const HOLD_PATIENCE: Duration = Duration::from_millis(1);
+const KICK_INTERVAL: Duration = Duration::from_micros(100);
+
+/// What the two threads tell each other, under one lock.
+#[derive(Debug, Default)]
+struct Handoff {
+    /// Sticky wake-up for a parked sysd.
+    wake: bool,
+    /// The host wants the vCPU: the thread hands it over in `slot` at its
+    /// next return from `KVM_RUN`, then sleeps until it is put back.
+    hold: bool,
+    stop: bool,
+    /// The vCPU while the host holds it.
+    slot: Option<VcpuFd>,
+}
 
 #[derive(Debug, Default)]
 struct Shared {
-    /// Sticky wake-up for a parked sysd.
-    wake: Mutex<bool>,
-    woken: Condvar,
-    stop: AtomicBool,
+    control: Mutex<Handoff>,
+    changed: Condvar,
     dead: AtomicBool,
     error: Mutex<Option<vcpu::Error>>,
 }
 
 impl Shared {
-    fn wake(&self) {
-        *lock(&self.wake) = true;
-        self.woken.notify_one();
+    fn lock(&self) -> MutexGuard<'_, Handoff> {
+        lock(&self.control)
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Handoff)) {
+        change(&mut self.lock());
+        self.changed.notify_all();
+    }
+
+    fn wait<'a>(&self, guard: MutexGuard<'a, Handoff>) -> MutexGuard<'a, Handoff> {
+        self.changed
+            .wait(guard)
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
-fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// A running vCPU thread.
+/// A vCPU thread.
 #[derive(Debug)]
 pub(crate) struct PollThread {
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<VcpuFd>>,
+    thread: Option<JoinHandle<Option<VcpuFd>>>,
     ram: Arc<GuestRam>,
+    /// The host holds the vCPU: the thread is not in `KVM_RUN`, and stops
+    /// when told, with no kick (a thread whose policy forbids signals may
+    /// drop a held VM).
+    held: bool,
 }
 
 impl PollThread {
@@ -79,7 +118,7 @@ impl PollThread {
                     // The starter waits for this; it cannot be gone.
                     let _ = ready_tx.send(ready);
                     if failed {
-                        return vcpu;
+                        return Some(vcpu);
                     }
                     vcpu_loop(vcpu, &ram, &shared)
                 }
@@ -96,6 +135,7 @@ impl PollThread {
             shared,
             thread: Some(thread),
             ram,
+            held: false,
         })
     }
 
@@ -108,9 +148,10 @@ impl PollThread {
         // what it waits for: one side sees the other's store.
         fence(Ordering::SeqCst);
         if page.park() == Park::Parked as u32 {
-            self.shared.wake();
+            self.shared.update(|control| control.wake = true);
         }
-        let mut spins = 0u32;
+        let spinning = Instant::now();
+        let mut checks = 0u32;
         loop {
             if page.response_ticket() != previous {
                 fence(Ordering::Acquire);
@@ -121,8 +162,9 @@ impl PollThread {
                     .take()
                     .unwrap_or_else(|| vcpu::Error::Unexpected("the vCPU thread stopped".into())));
             }
-            if spins < HOST_SPINS {
-                spins += 1;
+            checks = checks.wrapping_add(1);
+            // Read the clock every 64 checks only: it costs more than one.
+            if checks % 64 != 0 || spinning.elapsed() < HOST_SPIN {
                 std::hint::spin_loop();
             } else {
                 std::thread::yield_now();
@@ -130,24 +172,87 @@ impl PollThread {
         }
     }
 
-    /// Stops the vCPU thread and hands back the vCPU, whatever sysd does.
-    pub(crate) fn stop(mut self) -> VcpuFd {
-        self.halt().expect("a running PollThread has a thread")
+    /// Takes the vCPU from the thread: asks sysd to park now, and kicks the
+    /// thread out of `KVM_RUN` if sysd does not within [`HOLD_PATIENCE`].
+    /// The thread sleeps until [`Self::release`]. Returns the vCPU even if
+    /// the thread failed (its error is [`Self::wait`]'s); `None` only if the
+    /// thread ended without it.
+    pub(crate) fn hold(&mut self) -> Option<VcpuFd> {
+        let page = CallPageRef::new(&self.ram).ok()?;
+        page.write_control(Control {
+            transport: wasc_wire::Transport::Poll as u32,
+            spin_limit: 0,
+        });
+        let asked = Instant::now();
+        let mut control = self.shared.lock();
+        control.hold = true;
+        self.shared.changed.notify_all();
+        loop {
+            if let Some(vcpu) = control.slot.take() {
+                self.held = true;
+                return Some(vcpu);
+            }
+            let finished = self.thread.as_ref().is_none_or(|t| t.is_finished());
+            if finished {
+                return None;
+            }
+            let patient = asked.elapsed() < HOLD_PATIENCE;
+            let timeout = if patient {
+                HOLD_PATIENCE
+            } else {
+                KICK_INTERVAL
+            };
+            control = self
+                .shared
+                .changed
+                .wait_timeout(control, timeout)
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .0;
+            if control.slot.is_none() && asked.elapsed() >= HOLD_PATIENCE {
+                self.kick();
+            }
+        }
+    }
+
+    /// Gives a held vCPU back to the thread, which runs sysd again. sysd
+    /// does not run while held, so the host may say it runs: the first
+    /// [`Self::wait`] then sends no redundant wake-up.
+    pub(crate) fn release(&mut self, vcpu: VcpuFd) {
+        set_running(&self.ram);
+        self.held = false;
+        self.shared.update(|control| {
+            control.slot = Some(vcpu);
+            control.hold = false;
+        });
+    }
+
+    /// Stops the thread and hands back the vCPU if it held it.
+    pub(crate) fn stop(mut self) -> Option<VcpuFd> {
+        self.halt()
     }
 
     fn halt(&mut self) -> Option<VcpuFd> {
         let thread = self.thread.take()?;
-        self.shared.stop.store(true, Ordering::SeqCst);
-        self.shared.wake();
+        self.shared.update(|control| control.stop = true);
         // A sysd that is spinning never exits by itself: interrupt KVM_RUN.
         // Repeat, since a kick that lands just before KVM_RUN is lost.
-        while !thread.is_finished() {
+        while !self.held && !thread.is_finished() {
             // SAFETY: the thread has not been joined, so its pthread_t is
             // valid; the signal's handler does nothing.
             unsafe { libc::pthread_kill(thread.as_pthread_t(), kick_signal()) };
             std::thread::sleep(Duration::from_micros(50));
         }
-        thread.join().ok()
+        thread.join().ok().flatten()
+    }
+
+    fn kick(&self) {
+        if let Some(thread) = &self.thread {
+            if !thread.is_finished() {
+                // SAFETY: the thread has not been joined (it is joined only
+                // in `halt`, which takes it), so its pthread_t is valid.
+                unsafe { libc::pthread_kill(thread.as_pthread_t(), kick_signal()) };
+            }
+        }
     }
 }
 
@@ -157,31 +262,62 @@ impl Drop for PollThread {
     }
 }
 
-fn vcpu_loop(mut vcpu: VcpuFd, ram: &GuestRam, shared: &Shared) -> VcpuFd {
+/// The vCPU thread: runs sysd; while sysd is parked sleeps until woken;
+/// hands the vCPU over when the host holds it. Returns the vCPU if it has
+/// it when told to stop.
+fn vcpu_loop(vcpu: VcpuFd, ram: &GuestRam, shared: &Shared) -> Option<VcpuFd> {
+    let mut vcpu = vcpu;
     loop {
-        if shared.stop.load(Ordering::SeqCst) {
-            return vcpu;
+        {
+            let mut control = shared.lock();
+            if control.stop {
+                return Some(vcpu);
+            }
+            if control.hold {
+                control.slot = Some(vcpu);
+                shared.changed.notify_all();
+                vcpu = loop {
+                    if control.stop {
+                        return control.slot.take();
+                    }
+                    if !control.hold {
+                        if let Some(vcpu) = control.slot.take() {
+                            break vcpu;
+                        }
+                    }
+                    control = shared.wait(control);
+                };
+                control.wake = false;
+            }
         }
         match vcpu::run_once(&mut vcpu, ram) {
             Ok(Yielded::Interrupted) => {}
             Ok(Yielded::Yield) => {
-                // sysd parked: sleep until a request or a stop.
-                let mut woken = lock(&shared.wake);
-                while !*woken && !shared.stop.load(Ordering::SeqCst) {
-                    woken = shared.woken.wait(woken).unwrap_or_else(|p| p.into_inner());
+                // sysd parked: sleep until a request, a hold or a stop.
+                let mut control = shared.lock();
+                while !control.wake && !control.stop && !control.hold {
+                    control = shared.wait(control);
                 }
-                *woken = false;
-                drop(woken);
-                if let Ok(page) = CallPageRef::new(ram) {
-                    page.set_park(Park::Running);
+                let woken = std::mem::take(&mut control.wake);
+                drop(control);
+                if woken {
+                    set_running(ram);
                 }
             }
             Err(error) => {
                 *lock(&shared.error) = Some(error);
                 shared.dead.store(true, Ordering::Release);
-                return vcpu;
+                // The host may be waiting to hold it.
+                shared.update(|control| control.slot = Some(vcpu));
+                return None;
             }
         }
+    }
+}
+
+fn set_running(ram: &GuestRam) {
+    if let Ok(page) = CallPageRef::new(ram) {
+        page.set_park(Park::Running);
     }
 }
 

@@ -51,6 +51,8 @@ pub struct Vm {
     /// KVM loads registers written to the shared run area on the next
     /// `KVM_RUN` (`KVM_CAP_SYNC_REGS`): a reset then needs two ioctls fewer.
     sync_regs: bool,
+    /// How calls reach sysd; a reset keeps it (and a poll thread with it).
+    transport: Transport,
 }
 
 impl Vm {
@@ -112,6 +114,7 @@ impl Vm {
             tmpfs: None,
             clock: None,
             sync_regs: hypervisor.sync_regs,
+            transport: Transport::Sync,
         }
     }
 
@@ -199,10 +202,9 @@ impl Vm {
         transport: Transport,
         setup: Option<ThreadSetup>,
     ) -> Result<(), Error> {
-        // Both arms may run sysd.
-        self.drop_retired_window()?;
         let ram = self.ram.clone();
         let page = call::CallPageRef::new(&ram)?;
+        self.transport = transport;
         match transport {
             Transport::Sync => {
                 let was_polling = self.vcpu.is_polling();
@@ -210,7 +212,11 @@ impl Vm {
                     transport: wasc_wire::Transport::Sync as u32,
                     spin_limit: 0,
                 });
-                let vcpu = self.vcpu()?;
+                if was_polling {
+                    // sysd runs below: not on a retired window.
+                    self.drop_retired_window()?;
+                }
+                let vcpu = self.vcpu.stop_polling()?;
                 if was_polling {
                     // The poll thread may have stopped sysd anywhere, even
                     // between deciding to park and its exit. Run it once to a
@@ -227,7 +233,11 @@ impl Vm {
                     transport: wasc_wire::Transport::Poll as u32,
                     spin_limit,
                 });
+                // A thread that exists is held or runs sysd, and a held
+                // one runs it again only for a call (`exchange`), which
+                // deals with a retired window. A new one runs it at once.
                 if !self.vcpu.is_polling() {
+                    self.drop_retired_window()?;
                     page.set_park(Park::Running);
                     if let Err(e) = self.vcpu.start_polling(self.ram.clone(), setup) {
                         self.failed = true;
@@ -241,11 +251,12 @@ impl Vm {
 
     /// Returns a VM cloned from `template` to the template's state for the
     /// next instance: memory as the template's (a retired window kept, the
-    /// tmpfs region kept but emptied), vCPU state restored, fresh seed.
+    /// tmpfs region kept but emptied), vCPU state restored, fresh seed. Its
+    /// transport stays: a poll thread waits for the next instance's call.
     pub(crate) fn reset(&mut self, template: &Template) -> Result<(), Error> {
         debug_assert_eq!(self.ram.len(), template.len());
-        // A poll thread may still run sysd: stop it before its memory is
-        // restored under it.
+        // A poll thread may still run sysd: hold it before its memory is
+        // restored under it (it keeps waiting for the next instance).
         self.vcpu()?;
         if !self.window_retired {
             self.unmap_window()?;
@@ -264,6 +275,13 @@ impl Vm {
             paging::map_tmpfs(&self.ram, region.len() as u64)?;
         }
         self.restore(template)?;
+        if let Transport::Poll { spin_limit } = self.transport {
+            // The template's call page says sync; the thread waits on.
+            call::CallPageRef::new(&self.ram)?.write_control(Control {
+                transport: wasc_wire::Transport::Poll as u32,
+                spin_limit,
+            });
+        }
         self.begin_instance()
     }
 
@@ -356,12 +374,12 @@ impl Vm {
     /// window kept as it is if that is the same place — or the window is
     /// removed. Cheaper than [`Vm::unmap_window`] when the memory stays
     /// (a failed growth) or the next instance's lies at the same place (a
-    /// pooled VM, with wasmtime's pooled memory slots). With a poll thread
-    /// running sysd, which could touch the window at any time, the window
-    /// is removed at once.
+    /// pooled VM, with wasmtime's pooled memory slots). A poll thread,
+    /// whose sysd could touch the window at any time, is held first: sysd
+    /// runs again only with the next call.
     pub fn retire_window(&mut self) -> Result<(), Error> {
         if self.vcpu.is_polling() {
-            return self.unmap_window();
+            self.vcpu()?;
         }
         self.window_retired = self.window.is_some();
         Ok(())

@@ -97,7 +97,7 @@ fn dropping_a_spinning_vm_is_prompt() {
 }
 
 #[test]
-fn pooled_poll_vms_are_stopped_and_reused() {
+fn pooled_poll_vms_keep_their_transport_across_resets() {
     let hv = Arc::new(Hypervisor::open().expect("these tests need a usable /dev/kvm"));
     let template = Template::new(
         &hv,
@@ -113,7 +113,9 @@ fn pooled_poll_vms_are_stopped_and_reused() {
     pool.give_back(vm);
     assert_eq!(pool.idle_count(), 1);
     let mut vm = pool.take().expect("reused");
-    assert_eq!(ping(&mut vm, 7), 8, "reset VM answers in sync mode");
+    assert_eq!(ping(&mut vm, 7), 8, "a reset VM answers in poll mode");
     vm.set_transport(POLL).expect("poll again");
     assert_eq!(ping(&mut vm, 9), 10);
+    vm.set_transport(Transport::Sync).expect("sync");
+    assert_eq!(ping(&mut vm, 11), 12);
 }
