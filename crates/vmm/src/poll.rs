@@ -39,6 +39,8 @@ const HOST_SPIN: Duration = Duration::from_micros(20);
 /// How long a hold waits for sysd to park by itself before kicking the
 /// thread out of `KVM_RUN`, and then between kicks.
 const HOLD_PATIENCE: Duration = Duration::from_millis(1);
+/// How long of that a hold spins before it sleeps.
+const HOLD_SPIN: Duration = Duration::from_micros(150);
 const KICK_INTERVAL: Duration = Duration::from_micros(100);
 
 /// What the two threads tell each other, under one lock.
@@ -58,6 +60,11 @@ struct Handoff {
 struct Shared {
     control: Mutex<Handoff>,
     changed: Condvar,
+    /// Set with `Handoff::slot` when the thread hands the vCPU over: the
+    /// host spins on it before it sleeps (sysd parks within microseconds,
+    /// and waking a sleeping thread on another CPU costs tens of them on a
+    /// nested host).
+    handed: AtomicBool,
     dead: AtomicBool,
     error: Mutex<Option<vcpu::Error>>,
 }
@@ -164,7 +171,7 @@ impl PollThread {
             }
             checks = checks.wrapping_add(1);
             // Read the clock every 64 checks only: it costs more than one.
-            if checks % 64 != 0 || spinning.elapsed() < HOST_SPIN {
+            if !checks.is_multiple_of(64) || spinning.elapsed() < HOST_SPIN {
                 std::hint::spin_loop();
             } else {
                 std::thread::yield_now();
@@ -184,11 +191,14 @@ impl PollThread {
             spin_limit: 0,
         });
         let asked = Instant::now();
+        self.shared.update(|control| control.hold = true);
+        while !self.shared.handed.load(Ordering::Acquire) && asked.elapsed() < HOLD_SPIN {
+            std::hint::spin_loop();
+        }
         let mut control = self.shared.lock();
-        control.hold = true;
-        self.shared.changed.notify_all();
         loop {
             if let Some(vcpu) = control.slot.take() {
+                self.shared.handed.store(false, Ordering::Relaxed);
                 self.held = true;
                 return Some(vcpu);
             }
@@ -275,6 +285,7 @@ fn vcpu_loop(vcpu: VcpuFd, ram: &GuestRam, shared: &Shared) -> Option<VcpuFd> {
             }
             if control.hold {
                 control.slot = Some(vcpu);
+                shared.handed.store(true, Ordering::Release);
                 shared.changed.notify_all();
                 vcpu = loop {
                     if control.stop {
@@ -309,6 +320,7 @@ fn vcpu_loop(vcpu: VcpuFd, ram: &GuestRam, shared: &Shared) -> Option<VcpuFd> {
                 shared.dead.store(true, Ordering::Release);
                 // The host may be waiting to hold it.
                 shared.update(|control| control.slot = Some(vcpu));
+                shared.handed.store(true, Ordering::Release);
                 return None;
             }
         }

@@ -76,8 +76,16 @@ fn signal(child: &std::process::Child, signal: libc::c_int) {
 
 #[test]
 fn sigterm_stops_gracefully_after_the_request_in_flight() {
-    for isolation in ["vm", "none"] {
-        let (mut child, mut log, addr) = serve(&["--isolation", isolation]);
+    // Poll too: its pooled VMs keep their vCPU threads, which the stop
+    // must end under the confined threads' filters.
+    let modes: [&[&str]; 3] = [
+        &["--isolation", "vm"],
+        &["--isolation", "vm", "--transport", "poll"],
+        &["--isolation", "none"],
+    ];
+    for mode in modes {
+        let isolation = mode.join(" ");
+        let (mut child, mut log, addr) = serve(mode);
         let hello = get(&addr, "/hello?env");
         assert!(hello.starts_with("HTTP/1.1 200"), "{isolation}: {hello}");
         assert!(hello.contains("PATH_INFO=/hello"), "{isolation}: {hello}");

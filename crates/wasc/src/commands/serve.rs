@@ -28,9 +28,10 @@ pub struct ServeCommand {
     #[command(flatten)]
     instance: InstanceFlags,
 
-    /// Threads running instances.
-    #[arg(long, value_name = "N", default_value_t = default_workers())]
-    workers: usize,
+    /// Threads running instances [default: two per core with the sync
+    /// transport, one per two cores with poll]
+    #[arg(long, value_name = "N")]
+    workers: Option<usize>,
 
     /// Requests that may wait for a worker; past it the server answers 503.
     #[arg(long, value_name = "N", default_value = "256")]
@@ -49,16 +50,26 @@ pub struct ServeCommand {
     module: Option<PathBuf>,
 }
 
-/// Two workers per core: a worker waits while its instance's vCPU thread
-/// runs sysd.
-fn default_workers() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| 2 * n.get())
+/// Sync: two workers per core, since a worker runs sysd itself and waits
+/// for host I/O. Poll: one worker per two cores, since a running instance
+/// keeps two threads busy (its own and its vCPU's, each spinning while the
+/// other works); more starve each other (docs/design.md, "Serving").
+fn default_workers(transport: Transport) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    match transport {
+        Transport::Sync => 2 * cores,
+        Transport::Poll => (cores / 2).max(1),
+    }
 }
 
 impl ServeCommand {
     pub fn execute(self) -> anyhow::Result<ExitCode> {
         let flags = &self.instance;
-        if self.workers == 0 {
+        // Measured: with more instances than cores, poll's spinning vCPU
+        // threads starve the rest (docs/design.md, "Serving").
+        let transport = flags.transport.unwrap_or(Transport::Sync);
+        let workers = self.workers.unwrap_or_else(|| default_workers(transport));
+        if workers == 0 {
             bail!("--workers must be at least 1");
         }
         let limits = flags.limits(Some(wasc_serve::routes::DEFAULT_TIMEOUT));
@@ -79,16 +90,14 @@ impl ServeCommand {
             listen: self.listen.clone(),
             host: HostConfig {
                 isolation: flags.isolation,
-                // Measured: with more instances than cores, poll's spinning
-                // vCPU threads starve the rest (docs/design.md, "Serving").
-                transport: flags.transport.unwrap_or(Transport::Sync),
+                transport,
                 kvm_device: flags.kvm_device.clone().into(),
                 vm_source: VmSource::Pool,
                 pooling: true,
                 single_thread: false,
             },
             routes,
-            workers: self.workers,
+            workers,
             queue: self.queue,
             max_body: usize::try_from(self.max_body).context("--max-body")?,
             max_response: usize::try_from(self.max_response).context("--max-response")?,
