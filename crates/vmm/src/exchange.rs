@@ -132,7 +132,7 @@ impl Vm {
     /// Lets sysd run until it publishes a response with a ticket other than
     /// `previous`.
     fn wait(&mut self, previous: u64) -> Result<Response, Error> {
-        if let Some(poll) = self.vcpu.resume() {
+        if let Some(poll) = self.poll_thread()? {
             return Ok(poll.wait(previous)?);
         }
         let ram = self.ram.clone();

@@ -42,6 +42,11 @@ impl VcpuState {
         matches!(self, VcpuState::Polling(_) | VcpuState::Held(..))
     }
 
+    /// Whether the host holds the vCPU of a living vCPU thread.
+    pub(crate) fn is_held(&self) -> bool {
+        matches!(self, VcpuState::Held(..))
+    }
+
     /// The vCPU thread, running sysd: a held vCPU is given back to it
     /// first. `None` in the sync transport.
     pub(crate) fn resume(&mut self) -> Option<&PollThread> {

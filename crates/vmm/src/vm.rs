@@ -9,6 +9,7 @@ use kvm_ioctls::{SyncReg, VcpuFd, VmFd};
 
 use crate::clock::TscClock;
 use crate::lifecycle::VcpuState;
+use crate::poll::PollThread;
 use crate::ThreadSetup;
 pub use wasc_wire::InstanceData;
 use wasc_wire::{layout, Control, Instance, Park};
@@ -275,14 +276,20 @@ impl Vm {
             paging::map_tmpfs(&self.ram, region.len() as u64)?;
         }
         self.restore(template)?;
-        if let Transport::Poll { spin_limit } = self.transport {
-            // The template's call page says sync; the thread waits on.
+        self.begin_instance()
+    }
+
+    /// The vCPU thread, running sysd, in the poll transport. A held thread
+    /// is released with the control word written again: a hold set sysd's
+    /// spin limit to 0, and a reset put back the template's (sync).
+    pub(crate) fn poll_thread(&mut self) -> Result<Option<&PollThread>, Error> {
+        if let (true, Transport::Poll { spin_limit }) = (self.vcpu.is_held(), self.transport) {
             call::CallPageRef::new(&self.ram)?.write_control(Control {
                 transport: wasc_wire::Transport::Poll as u32,
                 spin_limit,
             });
         }
-        self.begin_instance()
+        Ok(self.vcpu.resume())
     }
 
     /// Whether a call failed in a way that leaves sysd unusable.
