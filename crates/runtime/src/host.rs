@@ -114,6 +114,15 @@ fn engine_config_for(pooling: bool, parallel_compilation: bool) -> Config {
     config
 }
 
+/// How much of a freed linear memory (and table) the pool resets in place
+/// (memset, or the module's image copied back) instead of discarding with
+/// `madvise`. A discarded page is unmapped from the host's page tables,
+/// which drops KVM's mapping of it too, and a sysd touching it in the next
+/// instance's window then takes an in-kernel fault (about 15 µs per served
+/// hello call on a nested host, against 1–2 µs kept: docs/design.md). The
+/// next instance still sees fresh memory: only how it is reset changes.
+const KEEP_RESIDENT: usize = 512 << 10;
+
 /// wasmtime's pooling allocator: room for 1,100 instances with one memory
 /// and one table each.
 fn pooling_strategy() -> wasmtime::InstanceAllocationStrategy {
@@ -121,7 +130,9 @@ fn pooling_strategy() -> wasmtime::InstanceAllocationStrategy {
     pool.total_memories(1_100)
         .total_tables(1_100)
         .total_core_instances(1_100)
-        .max_memory_size(1 << 30);
+        .max_memory_size(1 << 30)
+        .linear_memory_keep_resident(KEEP_RESIDENT)
+        .table_keep_resident(KEEP_RESIDENT);
     wasmtime::InstanceAllocationStrategy::Pooling(pool)
 }
 
