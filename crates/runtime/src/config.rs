@@ -195,6 +195,7 @@ impl RunConfig {
         let host = crate::HostConfig {
             isolation: self.isolation,
             transport: self.transport,
+            poll_spin_limit: crate::POLL_SPIN_LIMIT,
             kvm_device: self.kvm_device.clone(),
             vm_source: crate::VmSource::Fresh,
             pooling: false,

@@ -53,6 +53,10 @@ pub struct HostConfig {
     pub isolation: Isolation,
     /// How WASI calls reach sysd (VM isolation).
     pub transport: Transport,
+    /// Poll transport: how many empty polls sysd makes before it parks
+    /// ([`POLL_SPIN_LIMIT`] for one instance per core,
+    /// [`POLL_SPIN_LIMIT_SERVING`] for a server).
+    pub poll_spin_limit: u32,
     /// The KVM device (`/dev/kvm`; tests point it elsewhere).
     pub kvm_device: KvmDevice,
     /// Where instances' VMs come from.
@@ -69,6 +73,18 @@ pub struct HostConfig {
     pub single_thread: bool,
 }
 
+/// Empty polls before sysd parks in the poll transport, for an instance
+/// with a core of its own (`wasc run`): long enough (≈ 0.3 ms here) to span
+/// the compute between a module's WASI calls. 2,000 instead made SQLite on
+/// a host directory 1.69× in-process rather than 0.98× (docs/design.md).
+pub const POLL_SPIN_LIMIT: u32 = 20_000;
+
+/// The same for a server, whose instances share the cores with each other
+/// and the network: a sysd whose function thread was preempted parks after
+/// ≈ 30 µs and gives its core back. With 20,000, two poll workers on two
+/// cores spent 4.3 ms of CPU per served hello, with 2,000 1.3 ms.
+pub const POLL_SPIN_LIMIT_SERVING: u32 = 2_000;
+
 impl HostConfig {
     /// A host for many instances: pooled VMs and memories, and the sync
     /// transport — with more instances running than cores, poll's second
@@ -78,6 +94,7 @@ impl HostConfig {
         Self {
             isolation,
             transport: Transport::Sync,
+            poll_spin_limit: POLL_SPIN_LIMIT_SERVING,
             kvm_device: KvmDevice::default(),
             vm_source: VmSource::Pool,
             pooling: true,
@@ -193,7 +210,11 @@ impl Runtime {
         let engine = Engine::new(&engine_config_for(config.pooling, !config.single_thread))
             .map_err(Error::CreateEngine)?;
         let backend = match config.isolation {
-            Isolation::Vm => Backend::Vm(VmHost::new(&engine, &config.kvm_device)?),
+            Isolation::Vm => Backend::Vm(VmHost::new(
+                &engine,
+                &config.kvm_device,
+                config.poll_spin_limit,
+            )?),
             Isolation::None => Backend::InProcess(InProcessHost::new(&engine)?),
         };
         Ok(Self {

@@ -27,6 +27,7 @@ pub use deadline::{GRACE, TICK, TIMEOUT_EXIT_STATUS};
 pub use error::Error;
 pub use host::{
     confine_worker, engine_config, FunctionModule, HostConfig, KvmDevice, Runtime, VmSource,
+    POLL_SPIN_LIMIT, POLL_SPIN_LIMIT_SERVING,
 };
 pub use instance::{open_dir, Instance, InstanceConfig, Stdio};
 pub use limits::{parse_max_fds, parse_size, parse_timeout, Limits, Timeout, MAX_FDS};

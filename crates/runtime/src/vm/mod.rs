@@ -21,11 +21,6 @@ use crate::{Error, InstanceConfig, KvmDevice, Transport, VmSource};
 
 const WASI: &str = "wasi_snapshot_preview1";
 
-/// Empty polls before sysd parks in the poll transport: long enough to span
-/// the gap between a module's back-to-back WASI calls, short enough that an
-/// idle instance stops burning its core within tens of microseconds.
-const POLL_SPIN_LIMIT: u32 = 20_000;
-
 /// Reset VMs a host keeps ready at most.
 const POOL_MAX_IDLE: usize = 1024;
 
@@ -104,12 +99,18 @@ pub(crate) struct VmHost {
     /// sysd booted once and its pool of reset clones, made on first use:
     /// a one-shot `wasc run` boots a fresh VM and needs neither.
     pool: OnceLock<(Arc<Template>, Arc<Pool>)>,
+    /// Poll transport: sysd's empty polls before it parks.
+    spin_limit: u32,
 }
 
 impl VmHost {
     /// Opens `kvm_device` and links the forwarders. sysd's template is
     /// booted on first use.
-    pub(crate) fn new(engine: &Engine, kvm_device: &KvmDevice) -> Result<Self, Error> {
+    pub(crate) fn new(
+        engine: &Engine,
+        kvm_device: &KvmDevice,
+        spin_limit: u32,
+    ) -> Result<Self, Error> {
         let hypervisor = match kvm_device {
             KvmDevice::Path(path) => {
                 let device = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
@@ -130,6 +131,7 @@ impl VmHost {
             linker,
             hypervisor,
             pool: OnceLock::new(),
+            spin_limit,
         })
     }
 
@@ -217,7 +219,7 @@ impl VmHost {
                 Arc::new(|| wasc_seccomp::install(ThreadKind::Vcpu).map_err(|e| e.to_string()));
             vm.set_transport_with(
                 wasc_vmm::Transport::Poll {
-                    spin_limit: POLL_SPIN_LIMIT,
+                    spin_limit: self.spin_limit,
                 },
                 Some(setup),
             )

@@ -91,6 +91,7 @@ impl ServeCommand {
             host: HostConfig {
                 isolation: flags.isolation,
                 transport,
+                poll_spin_limit: wasc_runtime::POLL_SPIN_LIMIT_SERVING,
                 kvm_device: flags.kvm_device.clone().into(),
                 vm_source: VmSource::Pool,
                 pooling: true,
