@@ -75,8 +75,8 @@ pub struct HostConfig {
 
 /// Empty polls before sysd parks in the poll transport, for an instance
 /// with a core of its own (`wasc run`): long enough (≈ 0.3 ms here) to span
-/// the compute between a module's WASI calls. 2,000 instead made SQLite on
-/// a host directory 1.69× in-process rather than 0.98× (docs/design.md).
+/// the compute between a module's WASI calls. 2,000 instead made `wasc
+/// bench`'s SQLite and search slower in poll (docs/design.md).
 pub const POLL_SPIN_LIMIT: u32 = 20_000;
 
 /// The same for a server, whose instances share the cores with each other
