@@ -78,17 +78,7 @@ fn main() {
     eprintln!("start: from pool ×{starts}");
     let pool = Pool::new(hv.clone(), template.clone(), 4);
     pool.fill(4).expect("fill");
-    let mut reset = Vec::with_capacity(starts);
-    let mut from_pool = Vec::with_capacity(starts);
-    for _ in 0..starts {
-        let t = Instant::now();
-        let mut vm = pool.take().expect("take");
-        vm.call(PING, &[1]).expect("ping");
-        from_pool.push(t.elapsed());
-        let t = Instant::now();
-        pool.give_back(vm);
-        reset.push(t.elapsed());
-    }
+    let (from_pool, reset) = pool_starts(&pool, starts, None);
     rows.push(Row {
         name: "VM start, from pool",
         unit: "µs",
@@ -101,20 +91,9 @@ fn main() {
     });
 
     eprintln!("start: from pool, poll transport ×{starts}");
+    // A pooled VM keeps its vCPU thread: the first start makes it.
     let pool = Pool::new(hv.clone(), template.clone(), 1);
-    let mut reset = Vec::with_capacity(starts);
-    let mut from_pool = Vec::with_capacity(starts);
-    for _ in 0..starts {
-        let t = Instant::now();
-        let mut vm = pool.take().expect("take");
-        // A pooled VM keeps its vCPU thread: this starts one only once.
-        vm.set_transport(POLL).expect("poll");
-        vm.call(PING, &[1]).expect("ping");
-        from_pool.push(t.elapsed());
-        let t = Instant::now();
-        pool.give_back(vm);
-        reset.push(t.elapsed());
-    }
+    let (from_pool, reset) = pool_starts(&pool, starts, Some(POLL));
     rows.push(Row {
         name: "VM start, from pool, poll",
         unit: "µs",
@@ -180,6 +159,29 @@ fn main() {
         "sync round trip / poll round trip (p50): {:.1}×",
         ratio("call round trip, sync", "call round trip, poll")
     );
+}
+
+/// Times `count` pool starts — take a VM, set `transport` if given, one
+/// call — and the resets that give each VM back.
+fn pool_starts(
+    pool: &Pool,
+    count: usize,
+    transport: Option<Transport>,
+) -> (Vec<Duration>, Vec<Duration>) {
+    let (mut starts, mut resets) = (Vec::with_capacity(count), Vec::with_capacity(count));
+    for _ in 0..count {
+        let t = Instant::now();
+        let mut vm = pool.take().expect("take");
+        if let Some(transport) = transport {
+            vm.set_transport(transport).expect("transport");
+        }
+        vm.call(PING, &[1]).expect("ping");
+        starts.push(t.elapsed());
+        let t = Instant::now();
+        pool.give_back(vm);
+        resets.push(t.elapsed());
+    }
+    (starts, resets)
 }
 
 /// Times `count` runs of `start`; the VM it returns is dropped untimed.

@@ -110,6 +110,15 @@ impl<'a> CallPageRef<'a> {
         }
     }
 
+    /// Sets the poll transport, sysd parking after `spin_limit` empty
+    /// polls (0: at its next poll).
+    pub fn write_poll_control(&self, spin_limit: u32) {
+        self.write_control(Control {
+            transport: wasc_wire::Transport::Poll as u32,
+            spin_limit,
+        });
+    }
+
     pub fn write_control(&self, control: Control) {
         // SAFETY: as in `write_request`.
         unsafe { std::ptr::addr_of_mut!((*self.page).control).write_volatile(control) }

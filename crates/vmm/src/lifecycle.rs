@@ -2,13 +2,13 @@
 //! instead of a pair of options.
 //!
 //! ```text
-//!            start_polling                    stop_polling (kick, join)
-//!   Idle ───────────────────▶ Polling ◀──────────────────────────────┐
-//!    ▲                        │     ▲                                 │
-//!    │              idle (hold)│     │resume (release)                │
-//!    │                        ▼     │                                 │
-//!    └────── stop_polling ──── Held ─┘                                │
-//!    any state whose thread ended without the vCPU ──▶ Lost (VM failed)
+//!          start_polling             idle (hold)
+//!   Idle ─────────────────▶ Polling ────────────▶ Held
+//!    ▲ ▲                     │  ▲                  │ │
+//!    │ │  stop_polling (kick)│  └ resume (release) ┘ │
+//!    │ └─────────────────────┘                       │
+//!    └──────────── stop_polling (no kick) ───────────┘
+//!   a thread that ended without the vCPU ──▶ Lost (the VM is failed)
 //! ```
 //!
 //! `Idle`: the VM holds the vCPU and no thread exists; each call runs it on

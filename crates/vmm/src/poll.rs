@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use kvm_ioctls::VcpuFd;
 
 use crate::ThreadSetup;
-use wasc_wire::{Control, Park, Response};
+use wasc_wire::{Park, Response};
 
 use crate::call::CallPageRef;
 use crate::memory::GuestRam;
@@ -186,10 +186,7 @@ impl PollThread {
     /// thread ended without it.
     pub(crate) fn hold(&mut self) -> Option<VcpuFd> {
         let page = CallPageRef::new(&self.ram).ok()?;
-        page.write_control(Control {
-            transport: wasc_wire::Transport::Poll as u32,
-            spin_limit: 0,
-        });
+        page.write_poll_control(0);
         let asked = Instant::now();
         self.shared.update(|control| control.hold = true);
         while !self.shared.handed.load(Ordering::Acquire) && asked.elapsed() < HOLD_SPIN {

@@ -230,10 +230,7 @@ impl Vm {
                 }
             }
             Transport::Poll { spin_limit } => {
-                page.write_control(Control {
-                    transport: wasc_wire::Transport::Poll as u32,
-                    spin_limit,
-                });
+                page.write_poll_control(spin_limit);
                 // A thread that exists is held or runs sysd, and a held
                 // one runs it again only for a call (`exchange`), which
                 // deals with a retired window. A new one runs it at once.
@@ -284,10 +281,7 @@ impl Vm {
     /// spin limit to 0, and a reset put back the template's (sync).
     pub(crate) fn poll_thread(&mut self) -> Result<Option<&PollThread>, Error> {
         if let (true, Transport::Poll { spin_limit }) = (self.vcpu.is_held(), self.transport) {
-            call::CallPageRef::new(&self.ram)?.write_control(Control {
-                transport: wasc_wire::Transport::Poll as u32,
-                spin_limit,
-            });
+            call::CallPageRef::new(&self.ram)?.write_poll_control(spin_limit);
         }
         Ok(self.vcpu.resume())
     }

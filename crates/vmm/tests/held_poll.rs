@@ -2,19 +2,14 @@
 //! "park now" does not outlive it. Alone in its binary because it counts
 //! the process's VM exits. Needs /dev/kvm.
 
-use wasc_vmm::{exit_count, Hypervisor, Transport, Vm, VmConfig};
+mod common;
+
+use wasc_vmm::{exit_count, Transport, Vm};
 use wasc_wire::Function;
 
 #[test]
 fn calls_after_a_hold_need_no_exit_each() {
-    let hv = Hypervisor::open().expect("these tests need a usable /dev/kvm");
-    let mut vm = Vm::build(
-        &hv,
-        &VmConfig {
-            sysd: wasc_sysd_image::SELFTEST,
-        },
-    )
-    .expect("boot");
+    let mut vm = common::selftest_vm(&common::hypervisor());
     // Long enough that sysd never parks between back-to-back calls.
     vm.set_transport(Transport::Poll {
         spin_limit: 1 << 24,

@@ -5,21 +5,16 @@
 use std::os::fd::OwnedFd;
 
 use wasc_executor::{Executor, LinearMemory};
-use wasc_vmm::{Error, HostOps, Hypervisor, Transport, Vm, VmConfig};
+mod common;
+
+use wasc_vmm::{Error, HostOps, Transport, Vm};
 use wasc_wire::hostop::{lookup, HostOp, OpCode, SCRATCH_LEN, SCRATCH_OFFSET};
 use wasc_wire::{layout, Function};
 
 const TRANSPORTS: [Transport; 2] = [Transport::Sync, Transport::Poll { spin_limit: 10_000 }];
 
 fn boot(transport: Transport) -> Vm {
-    let hv = Hypervisor::open().expect("these tests need a usable /dev/kvm");
-    let mut vm = Vm::build(
-        &hv,
-        &VmConfig {
-            sysd: wasc_sysd_image::SELFTEST,
-        },
-    )
-    .expect("boot");
+    let mut vm = common::selftest_vm(&common::hypervisor());
     vm.set_transport(transport).expect("transport");
     vm
 }

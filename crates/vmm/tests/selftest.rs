@@ -2,22 +2,12 @@
 //! deliberate fault comes back as the right typed error while the host
 //! carries on. These tests need /dev/kvm and fail loudly without it.
 
-use wasc_vmm::{Error, Fault, Hypervisor, Vm, VmConfig};
+mod common;
+
+use wasc_vmm::{Error, Fault};
 use wasc_wire::{layout, Function};
 
-fn hypervisor() -> Hypervisor {
-    Hypervisor::open().expect("these tests need a usable /dev/kvm")
-}
-
-fn boot(hv: &Hypervisor) -> Vm {
-    Vm::build(
-        hv,
-        &VmConfig {
-            sysd: wasc_sysd_image::SELFTEST,
-        },
-    )
-    .expect("boot the self-test sysd")
-}
+use common::{hypervisor, selftest_vm as boot};
 
 fn fault_of(result: Result<wasc_vmm::Reply, Error>) -> Fault {
     match result {

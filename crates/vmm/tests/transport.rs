@@ -2,6 +2,8 @@
 //! vCPU, a parked sysd wakes for the next call, failures end the wait, and a
 //! VM can always be stopped. Needs /dev/kvm.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,14 +15,8 @@ const POLL: Transport = Transport::Poll {
 };
 
 fn boot() -> (Hypervisor, Vm) {
-    let hv = Hypervisor::open().expect("these tests need a usable /dev/kvm");
-    let vm = Vm::build(
-        &hv,
-        &VmConfig {
-            sysd: wasc_sysd_image::SELFTEST,
-        },
-    )
-    .expect("boot");
+    let hv = common::hypervisor();
+    let vm = common::selftest_vm(&hv);
     (hv, vm)
 }
 

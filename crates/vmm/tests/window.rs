@@ -2,7 +2,9 @@
 //! memory in place, across `memory.grow`, and accesses past the accessible
 //! length are reported instead of hanging. Needs /dev/kvm.
 
-use wasc_vmm::{Error, Hypervisor, Vm, VmConfig};
+mod common;
+
+use wasc_vmm::{Error, Vm};
 use wasc_wire::{layout, Function};
 use wasmtime::{Config, Engine, Memory, MemoryType, Store};
 
@@ -15,14 +17,8 @@ struct Setup {
 }
 
 fn setup(pages: u64) -> Setup {
-    let hv = Hypervisor::open().expect("these tests need a usable /dev/kvm");
-    let vm = Vm::build(
-        &hv,
-        &VmConfig {
-            sysd: wasc_sysd_image::SELFTEST,
-        },
-    )
-    .expect("boot");
+    let hv = common::hypervisor();
+    let vm = common::selftest_vm(&hv);
     let mut config = Config::new();
     config.memory_may_move(false);
     let engine = Engine::new(&config).expect("engine");
