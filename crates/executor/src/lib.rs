@@ -203,4 +203,12 @@ impl Executor {
     pub fn refused(&self) -> u64 {
         self.refused
     }
+
+    /// Closes every handle the instance owns (an inherited stdio
+    /// descriptor is let go of, not closed): the instance is over, and its
+    /// reader sees end-of-file now rather than when the executor is
+    /// dropped. Every later op is refused as on a bad handle.
+    pub fn close_all(&mut self) {
+        self.handles = handles::HandleTable::default();
+    }
 }

@@ -56,3 +56,33 @@ fn handles_0_to_2_are_the_granted_descriptors() {
     stderr_r.read_to_string(&mut err).expect("stderr");
     assert_eq!((out.as_str(), err.as_str()), ("out", "err"));
 }
+
+#[test]
+fn close_all_ends_the_streams_while_the_executor_lives() {
+    let (mut stdout_r, stdout_w) = pipe();
+    let mut f = common::fixture();
+    f.executor = Executor::granted(
+        [
+            StdioFd::Inherited(0),
+            StdioFd::Owned(stdout_w.into()),
+            StdioFd::Inherited(2),
+        ],
+        Vec::new(),
+        Vec::new(),
+    )
+    .expect("executor");
+    f.memory[..4].copy_from_slice(b"body");
+    assert_eq!(f.run(OpCode::Write, &[1, 0, 4]), Ok(4));
+
+    f.executor.close_all();
+    // The reader sees the end with the executor still alive.
+    let mut out = String::new();
+    stdout_r.read_to_string(&mut out).expect("stdout");
+    assert_eq!(out, "body");
+    // Every handle is gone; the inherited ones were let go of, not closed.
+    assert_eq!(f.run(OpCode::Write, &[1, 0, 4]), Err(Errno::BADF));
+    assert_eq!(f.run(OpCode::Write, &[2, 0, 4]), Err(Errno::BADF));
+    // SAFETY: fcntl(F_GETFD) only queries descriptor 2.
+    let stderr_flags = unsafe { libc::fcntl(2, libc::F_GETFD) };
+    assert!(stderr_flags >= 0, "stderr still open");
+}

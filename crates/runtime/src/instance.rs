@@ -102,6 +102,20 @@ impl Instance {
         self.call_start()
     }
 
+    /// As [`Instance::run`], but the ended instance stays, for the caller
+    /// to drop when it suits it — a server's worker drops it once it has
+    /// made its next instance, so the VM entry of one and the reset of the
+    /// other overlap. A VM instance's host handles are closed by now (its
+    /// stdout's reader has seen the end) and its sysd asked to park; in
+    /// process, the streams close only when it is dropped.
+    pub fn run_and_end(&mut self) -> Outcome {
+        let outcome = self.call_start();
+        if let Kind::Vm(instance) = &mut self.kind {
+            instance.end();
+        }
+        outcome
+    }
+
     /// As [`Instance::run`], but the instance (its memory, its VM) stays
     /// alive until dropped: for measuring what idle instances hold.
     pub fn call_start(&mut self) -> Outcome {

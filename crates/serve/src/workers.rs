@@ -124,10 +124,14 @@ fn work(runtime: &Runtime, modules: &[FunctionModule], receiver: &Mutex<Receiver
         let started = Instant::now();
         let instance = runtime.instance(&modules[job.route], job.config);
         let start = started.elapsed();
-        // Dropping the instance (inside `run`) closes its stdio and gives
-        // its VM back to the pool.
-        let outcome = instance.map(wasc_runtime::Instance::run);
+        let (outcome, instance) = match instance {
+            Ok(mut instance) => (Ok(instance.run_and_end()), Some(instance)),
+            Err(e) => (Err(e), None),
+        };
         // The request may have been abandoned (client gone): nothing to do.
         let _ = job.done.send(Done { outcome, start });
+        // Answered: now the instance's VM goes back to the pool (reset).
+        // Dropping the instance in process closes its stdio too.
+        drop(instance);
     }
 }

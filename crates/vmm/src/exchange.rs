@@ -79,6 +79,7 @@ impl Vm {
         args: &[u64],
         host: &mut dyn HostOps,
     ) -> Result<Reply, Error> {
+        self.end_pristine()?;
         let ram = self.ram.clone();
         let page = call::CallPageRef::new(&ram)?;
         self.seq += 1;

@@ -63,6 +63,14 @@ impl VcpuState {
         }
     }
 
+    /// Asks a running vCPU thread to hand the vCPU over, without waiting:
+    /// [`Self::idle`] takes it.
+    pub(crate) fn ask_hold(&mut self) {
+        if let VcpuState::Polling(thread) = self {
+            thread.ask_hold();
+        }
+    }
+
     /// The vCPU, for this thread: a vCPU thread is made to hand it over
     /// (and keeps waiting for it).
     pub(crate) fn idle(&mut self) -> Result<&mut VcpuFd, Error> {

@@ -7,7 +7,10 @@
 //! instances the host *holds* the vCPU ([`PollThread::hold`]) — sysd is
 //! asked to park at once, and the thread hands the vCPU over and sleeps —
 //! resets it on its own thread, and *releases* it to the thread when the
-//! next instance calls ([`PollThread::release`]). So an instance costs no
+//! next instance calls ([`PollThread::release`]) — or earlier, for a sysd
+//! the reset left pristine (`Vm::start_early`). The hold can be asked for
+//! as soon as an instance ends ([`PollThread::ask_hold`]) and taken later,
+//! so sysd parks while the host answers the request. So an instance costs no
 //! thread start, no seccomp install and no signal, and `KVM_RUN` always
 //! comes from one thread.
 //!
@@ -102,6 +105,9 @@ pub(crate) struct PollThread {
     /// when told, with no kick (a thread whose policy forbids signals may
     /// drop a held VM).
     held: bool,
+    /// When the host asked for the vCPU ([`Self::ask_hold`]), if it has
+    /// and has not got it yet.
+    asked: Option<Instant>,
 }
 
 impl PollThread {
@@ -143,6 +149,7 @@ impl PollThread {
             thread: Some(thread),
             ram,
             held: false,
+            asked: None,
         })
     }
 
@@ -179,16 +186,31 @@ impl PollThread {
         }
     }
 
-    /// Takes the vCPU from the thread: asks sysd to park now, and kicks the
-    /// thread out of `KVM_RUN` if sysd does not within [`HOLD_PATIENCE`].
-    /// The thread sleeps until [`Self::release`]. Returns the vCPU even if
-    /// the thread failed (its error is [`Self::wait`]'s); `None` only if the
-    /// thread ended without it.
-    pub(crate) fn hold(&mut self) -> Option<VcpuFd> {
-        let page = CallPageRef::new(&self.ram).ok()?;
-        page.write_poll_control(0);
-        let asked = Instant::now();
+    /// Asks for the vCPU without waiting for it: sysd is told to park now,
+    /// and the thread to hand the vCPU over when it does. [`Self::hold`]
+    /// takes it; until then sysd may still be running.
+    pub(crate) fn ask_hold(&mut self) {
+        if self.asked.is_some() {
+            return;
+        }
+        if let Ok(page) = CallPageRef::new(&self.ram) {
+            page.write_poll_control(0);
+        }
+        self.asked = Some(Instant::now());
         self.shared.update(|control| control.hold = true);
+    }
+
+    /// Takes the vCPU from the thread: asks sysd to park now (unless
+    /// [`Self::ask_hold`] did), and kicks the thread out of `KVM_RUN` if
+    /// sysd has not parked [`HOLD_PATIENCE`] after it was asked. The thread
+    /// sleeps until [`Self::release`]. Returns the vCPU even if the thread
+    /// failed (its error is [`Self::wait`]'s); `None` only if the thread
+    /// ended without it.
+    pub(crate) fn hold(&mut self) -> Option<VcpuFd> {
+        self.ask_hold();
+        let asked = self.asked.take().unwrap_or_else(Instant::now);
+        // Spin only in the first moments after the request: a hold asked
+        // long ago finds the vCPU handed over or sleeps.
         while !self.shared.handed.load(Ordering::Acquire) && asked.elapsed() < HOLD_SPIN {
             std::hint::spin_loop();
         }
@@ -203,11 +225,11 @@ impl PollThread {
             if finished {
                 return None;
             }
-            let patient = asked.elapsed() < HOLD_PATIENCE;
-            let timeout = if patient {
-                HOLD_PATIENCE
-            } else {
+            let patience = HOLD_PATIENCE.saturating_sub(asked.elapsed());
+            let timeout = if patience.is_zero() {
                 KICK_INTERVAL
+            } else {
+                patience
             };
             control = self
                 .shared

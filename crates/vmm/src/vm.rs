@@ -22,6 +22,10 @@ use crate::{
 const WINDOW_SLOT: u32 = 1;
 /// The KVM slot of the tmpfs region.
 const TMPFS_SLOT: u32 = 2;
+/// A pristine sysd started early ([`Vm::start_early`]) polls this many
+/// times before it parks: enough to cover an instantiation, whose end it
+/// waits for (its first request then finds it running).
+const EARLY_SPIN_LIMIT: u32 = 20_000;
 
 /// A booted sysd VM. Dropping it destroys the VM and frees its memory.
 #[derive(Debug)]
@@ -54,6 +58,13 @@ pub struct Vm {
     sync_regs: bool,
     /// How calls reach sysd; a reset keeps it (and a poll thread with it).
     transport: Transport,
+    /// sysd has served no request since this instance began (a boot or a
+    /// reset): its state is the template's, a function of sysd's image
+    /// alone. Such a sysd may run while a retired window maps memory that
+    /// is not this instance's ([`Vm::start_early`]): it reads the window
+    /// only to serve a request, and the host writes the first one only
+    /// once the window maps the caller's memory.
+    pristine: bool,
 }
 
 impl Vm {
@@ -116,6 +127,7 @@ impl Vm {
             clock: None,
             sync_regs: hypervisor.sync_regs,
             transport: Transport::Sync,
+            pristine: false,
         }
     }
 
@@ -131,6 +143,7 @@ impl Vm {
         call::CallPageRef::new(&self.ram)?.write_instance(instance);
         self.seq = 0;
         self.failed = false;
+        self.pristine = true;
         Ok(())
     }
 
@@ -276,6 +289,42 @@ impl Vm {
         self.begin_instance()
     }
 
+    /// Poll transport: lets a held vCPU thread run sysd again now, before
+    /// the instance's first call, so that the VM entry (tens of µs on a
+    /// software-virtualized host) overlaps the caller's own set-up rather
+    /// than delaying that call. Only a pristine sysd starts early (see
+    /// `pristine`); it polls with a longer spin limit ([`EARLY_SPIN_LIMIT`])
+    /// until its first request. A no-op otherwise.
+    pub fn start_early(&mut self) -> Result<(), Error> {
+        if self.pristine && self.vcpu.is_held() && matches!(self.transport, Transport::Poll { .. })
+        {
+            call::CallPageRef::new(&self.ram)?.write_poll_control(EARLY_SPIN_LIMIT);
+            self.vcpu.resume();
+        }
+        Ok(())
+    }
+
+    /// Before the host writes a request: sysd is about to see this
+    /// instance's input, so it is pristine no more; one started early goes
+    /// back to this VM's spin limit.
+    pub(crate) fn end_pristine(&mut self) -> Result<(), Error> {
+        if std::mem::take(&mut self.pristine) {
+            if let Transport::Poll { spin_limit } = self.transport {
+                call::CallPageRef::new(&self.ram)?.write_poll_control(spin_limit);
+            }
+        }
+        Ok(())
+    }
+
+    /// Before sysd's memory layout changes (a slot, its page-table
+    /// entries): a vCPU thread that may be running sysd is held first.
+    fn quiesce(&mut self) -> Result<(), Error> {
+        if self.vcpu.is_polling() {
+            self.vcpu()?;
+        }
+        Ok(())
+    }
+
     /// The vCPU thread, running sysd, in the poll transport. A held thread
     /// is released with the control word written again: a hold set sysd's
     /// spin limit to 0, and a reset put back the template's (sync).
@@ -284,6 +333,13 @@ impl Vm {
             call::CallPageRef::new(&self.ram)?.write_poll_control(spin_limit);
         }
         Ok(self.vcpu.resume())
+    }
+
+    /// Whether the host holds a poll thread's vCPU: sysd does not run
+    /// until the next call (or [`Vm::start_early`]). For tests and
+    /// diagnostics.
+    pub fn vcpu_held(&self) -> bool {
+        self.vcpu.is_held()
     }
 
     /// Whether a call failed in a way that leaves sysd unusable.
@@ -351,6 +407,7 @@ impl Vm {
             self.window_retired = false;
             return Ok(());
         }
+        self.quiesce()?;
         self.window_retired = false;
         // KVM cannot resize a slot: delete it, then add the new extent.
         // `window` is `Some` only while a slot exists (never for 0 bytes).
@@ -379,11 +436,21 @@ impl Vm {
     /// whose sysd could touch the window at any time, is held first: sysd
     /// runs again only with the next call.
     pub fn retire_window(&mut self) -> Result<(), Error> {
-        if self.vcpu.is_polling() {
-            self.vcpu()?;
+        // A pristine sysd never reads the window (`pristine`).
+        if !self.pristine {
+            self.quiesce()?;
         }
         self.window_retired = self.window.is_some();
         Ok(())
+    }
+
+    /// The instance is over: a poll thread's sysd is asked to park now,
+    /// without waiting for it. It still runs until it does, so the window's
+    /// memory stays until [`Vm::retire_window`] (or a reset), which waits
+    /// for the vCPU, has returned. Lets a caller finish its own work (say,
+    /// answer a request) while sysd parks.
+    pub fn request_hold(&mut self) {
+        self.vcpu.ask_hold();
     }
 
     /// Removes a retired window before sysd runs other than for a call
@@ -399,7 +466,9 @@ impl Vm {
     /// freed or moved while this VM lives on.
     pub fn unmap_window(&mut self) -> Result<(), Error> {
         self.window_retired = false;
-        if let Some((_, before)) = self.window.take() {
+        if let Some((_, before)) = self.window {
+            self.quiesce()?;
+            self.window = None;
             self.set_window_slot(0, 0)?;
             paging::map_window(&self.ram, before as u64, 0)?;
         }
@@ -421,6 +490,7 @@ impl Vm {
         if len == 0 {
             return Ok(());
         }
+        self.quiesce()?;
         let region = GuestRam::new(len as usize)?;
         let slot = kvm_userspace_memory_region {
             slot: TMPFS_SLOT,
@@ -439,6 +509,9 @@ impl Vm {
 
     /// Removes the tmpfs region and frees its memory.
     pub fn unmap_tmpfs(&mut self) -> Result<(), Error> {
+        if self.tmpfs.is_some() {
+            self.quiesce()?;
+        }
         if let Some(region) = self.tmpfs.take() {
             let slot = kvm_userspace_memory_region {
                 slot: TMPFS_SLOT,

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use wasc_vmm::{Error, Hypervisor, Pool, Template, Vm, VmConfig};
+use wasc_vmm::{Error, Hypervisor, Pool, Template, Transport, Vm, VmConfig};
 use wasc_wire::{layout, Function};
 use wasmtime::{Config, Engine, Memory, MemoryType, Store};
 
@@ -63,6 +63,25 @@ impl Setup {
         self.pool.give_back(vm);
         let vm = self.pool.take().expect("the same vm, reset");
         assert_eq!(self.pool.idle_count(), 0);
+        vm
+    }
+
+    /// As [`Setup::after_a_first_instance`] in the poll transport, the
+    /// reset VM's sysd started early: it runs, pristine, while the retired
+    /// window still maps memory 0.
+    fn after_a_first_instance_started_early(&mut self) -> Vm {
+        let mut vm = self.pool.take().expect("vm");
+        vm.set_transport(Transport::Poll { spin_limit: 2000 })
+            .expect("poll");
+        self.set(0, 0x11);
+        self.map(&mut vm, 0);
+        assert_eq!(read(&mut vm).expect("read"), 0x11);
+        vm.retire_window().expect("retire");
+        self.pool.give_back(vm);
+        let mut vm = self.pool.take().expect("the same vm, reset");
+        assert!(vm.vcpu_held(), "a reset VM's sysd waits for its next call");
+        vm.start_early().expect("start early");
+        assert!(!vm.vcpu_held(), "started early, sysd runs");
         vm
     }
 }
@@ -156,4 +175,57 @@ fn a_kept_tmpfs_region_starts_every_instance_empty() {
     let mut vm = s.pool.take().expect("the same vm, reset");
     vm.map_tmpfs(2 * layout::PAGE_2M).expect("tmpfs");
     assert_eq!(read(&mut vm), 0);
+}
+
+#[test]
+fn started_early_the_first_memory_needs_no_hold_and_the_window_its_own_bytes() {
+    let mut s = setup();
+    let mut vm = s.after_a_first_instance_started_early();
+    // The instance's first memory retires the window (`memory_growing`):
+    // a pristine sysd is left running.
+    vm.retire_window().expect("retire");
+    assert!(!vm.vcpu_held(), "no hold for a sysd that saw no request");
+    s.set(0, 0x33);
+    s.map(&mut vm, 0);
+    assert_eq!(read(&mut vm).expect("read"), 0x33);
+    // Having served a request, it is held for the next retire.
+    vm.retire_window().expect("retire");
+    assert!(vm.vcpu_held(), "a sysd that served a request is held");
+}
+
+#[test]
+fn started_early_the_next_instance_elsewhere_sees_only_its_own_memory() {
+    let mut s = setup();
+    let mut vm = s.after_a_first_instance_started_early();
+    s.set(1, 0x44);
+    // The window moves under a running sysd: it is held for the change.
+    s.map(&mut vm, 1);
+    assert_eq!(read(&mut vm).expect("read"), 0x44);
+}
+
+#[test]
+fn started_early_a_call_without_a_mapped_window_never_reaches_the_last_instances_memory() {
+    let mut s = setup();
+    let mut vm = s.after_a_first_instance_started_early();
+    match read(&mut vm) {
+        Err(Error::Vcpu(e)) => {
+            let fault = e.fault().expect("a page fault");
+            assert_eq!((fault.vector, fault.address), (14, layout::WINDOW + 8));
+        }
+        other => panic!("expected a page fault, got {other:?}"),
+    }
+}
+
+#[test]
+fn started_early_a_new_tmpfs_region_is_mapped_with_sysd_held() {
+    let mut s = setup();
+    let mut vm = s.after_a_first_instance_started_early();
+    let at = layout::TMPFS + 4096 + 3;
+    vm.map_tmpfs(layout::PAGE_2M).expect("tmpfs");
+    assert!(vm.vcpu_held(), "a slot change holds a running sysd first");
+    s.map(&mut vm, 0);
+    vm.call(Function::SelftestWrite as u32, &[at])
+        .expect("write");
+    let read = vm.call(Function::SelftestRead as u32, &[at]).expect("read");
+    assert_eq!(read.value & 0xff, 0x5a);
 }

@@ -228,6 +228,8 @@ impl VmHost {
         let quotas = config.tmpfs.iter().map(|m| m.size).sum();
         vm.map_tmpfs(wasc_wire::layout::tmpfs_region(quotas))
             .map_err(Error::Vm)?;
+        // A pooled poll VM's thread enters the VM while we instantiate.
+        vm.start_early().map_err(Error::Vm)?;
         vm.write_instance_data(&wasc_wire::InstanceData {
             args: &strings.args,
             env: &strings.env,
@@ -284,6 +286,17 @@ impl VmInstance {
             Ok(start.call(&mut *store, ()))
         });
         (result, deadline)
+    }
+
+    /// The module is done: its host handles close (whoever reads its
+    /// stdout sees the end now) and its sysd is asked to park, so the VM's
+    /// reset at the drop finds it parked rather than waits for it.
+    pub(crate) fn end(&mut self) {
+        if let Some(store) = self.store.as_mut() {
+            let data = store.data_mut();
+            data.executor.close_all();
+            data.vm.request_hold();
+        }
     }
 
     /// Unmaps the linear-memory window from sysd's VM (a failure means the
