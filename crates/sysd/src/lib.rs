@@ -40,4 +40,8 @@ pub trait Machine {
     fn host_op(&mut self, op: wasc_wire::hostop::HostOp) -> Result<u64, u32>;
     /// Exits to the host without publishing anything.
     fn silent_yield(&mut self);
+    /// Publishes `response` as the request's answer, then spins forever
+    /// without polling the call page (does not return when the machine is
+    /// real).
+    fn answer_then_spin(&mut self, response: wasc_wire::Response);
 }

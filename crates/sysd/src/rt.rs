@@ -145,6 +145,18 @@ pub struct Host {
 }
 
 impl Host {
+    /// Publishes `response` as this request's answer, then spins forever
+    /// without polling the call page: what a compromised sysd that ignores
+    /// the host's requests to park looks like (the self-test image's
+    /// `SelftestAnswerThenSpin`; the host has to stop the vCPU by force).
+    pub fn answer_then_spin(&mut self, response: Response) -> ! {
+        let ticket = ticket(self.seq, self.step);
+        publish_response(ticket, Response { ticket, ..response });
+        loop {
+            core::hint::spin_loop();
+        }
+    }
+
     /// Has the host perform `op` and returns its value, or its errno.
     pub fn perform(&mut self, op: HostOp) -> Result<u64, u32> {
         if self.step == MAX_STEPS {

@@ -86,6 +86,10 @@ pub fn handle(request: &Request, machine: &mut impl Machine) -> Response {
             machine.silent_yield();
             done(0, 0)
         }
+        Function::SelftestAnswerThenSpin => {
+            machine.answer_then_spin(done(0, 0));
+            done(0, 0)
+        }
     }
 }
 
@@ -129,6 +133,9 @@ mod tests {
             }
         }
         fn silent_yield(&mut self) {
+            self.faults += 1;
+        }
+        fn answer_then_spin(&mut self, _: Response) {
             self.faults += 1;
         }
         fn host_op(&mut self, op: HostOp) -> Result<u64, u32> {
@@ -213,11 +220,13 @@ mod tests {
             Function::SelftestInvalidOpcode,
             Function::SelftestPrivileged,
             Function::SelftestStackOverflow,
+            Function::SelftestSilentYield,
+            Function::SelftestAnswerThenSpin,
         ] {
             handle(&request(f, &[0]), &mut machine);
         }
         handle(&request(Function::SelftestRead, &[3]), &mut machine);
         handle(&request(Function::SelftestWrite, &[3]), &mut machine);
-        assert_eq!((machine.faults, machine.reads, machine.writes), (4, 1, 1));
+        assert_eq!((machine.faults, machine.reads, machine.writes), (6, 1, 1));
     }
 }

@@ -241,6 +241,9 @@ pub enum Function {
     SelftestBadStatus = 0x100a,
     /// Yield without answering (a protocol violation in the sync transport).
     SelftestSilentYield = 0x100b,
+    /// Answer `value = 0`, then spin forever without polling: a sysd that
+    /// ignores every request to park, which the host must stop by force.
+    SelftestAnswerThenSpin = 0x100c,
 }
 
 impl Function {
@@ -260,6 +263,7 @@ impl Function {
             SelftestHostOp,
             SelftestBadStatus,
             SelftestSilentYield,
+            SelftestAnswerThenSpin,
         ]
         .into_iter()
         .find(|f| *f as u32 == raw)

@@ -57,6 +57,10 @@ impl Machine for Ring3<'_> {
     fn silent_yield(&mut self) {
         rt::exit_to_host(wasc_wire::port::YIELD);
     }
+
+    fn answer_then_spin(&mut self, response: wasc_wire::Response) {
+        self.host.answer_then_spin(response);
+    }
 }
 
 #[inline(never)]
