@@ -190,15 +190,22 @@ pub const FUNCTION: &[Allow] = &[
 ];
 
 /// The poll transport's vCPU thread: runs sysd, nothing else.
-pub const VCPU: &[Allow] = &[allow!(
-    SYS_ioctl,
-    "KVM: run the vCPU, read registers on a fault",
-    &[
-        &[Arg::Eq(1, KVM_RUN)],
-        &[Arg::Eq(1, KVM_GET_REGS)],
-        &[Arg::Eq(1, KVM_GET_SREGS)],
-    ]
-)];
+pub const VCPU: &[Allow] = &[
+    allow!(
+        SYS_ioctl,
+        "KVM: run the vCPU, read registers on a fault",
+        &[
+            &[Arg::Eq(1, KVM_RUN)],
+            &[Arg::Eq(1, KVM_GET_REGS)],
+            &[Arg::Eq(1, KVM_GET_SREGS)],
+        ]
+    ),
+    allow!(
+        SYS_sched_setaffinity,
+        "its own affinity only (pid 0): keeping off the CPU of the thread it answers",
+        &[&[Arg::Eq(0, 0)]]
+    ),
+];
 
 /// The runtime's epoch ticker: sleeps and advances the engine's epoch, so
 /// each instance's own deadline is checked; nothing else.
@@ -239,6 +246,11 @@ pub const WORKER: &[Allow] = &[
     allow!(SYS_rseq, "a new thread's start"),
     allow!(SYS_prctl, "naming a new thread; no-new-privileges before its own filter"),
     allow!(SYS_sched_getaffinity, "a new thread's start"),
+    allow!(
+        SYS_sched_setaffinity,
+        "own affinity only (pid 0): the vCPU thread, which inherits this filter, keeping off its worker's CPU",
+        &[&[Arg::Eq(0, 0)]]
+    ),
     allow!(
         SYS_seccomp,
         "SECCOMP_SET_MODE_FILTER only: the vCPU thread narrowing its inherited filter to its own",
