@@ -2,8 +2,16 @@
 //! pages discarded (its memory reads as the template again), its window
 //! unmapped, its vCPU state restored and a fresh instance seed; a VM that
 //! failed is destroyed instead.
+//!
+//! A thread gets back the VM it gave back last, if that one is idle.
+//! wasmtime's pooling allocator gives each thread a home shard of memory
+//! slots and reuses the slot a module's last instance freed there, so the
+//! thread's next instance most likely lies where that VM's retired window
+//! still points: no KVM slot change, which would drop every shadow mapping
+//! of the VM for sysd to fault back in.
 
 use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
 
 use crate::{Error, Hypervisor, Template, Vm};
 
@@ -12,8 +20,15 @@ use crate::{Error, Hypervisor, Template, Vm};
 pub struct Pool {
     hypervisor: Arc<Hypervisor>,
     template: Arc<Template>,
-    idle: Mutex<Vec<Vm>>,
+    idle: Mutex<Vec<Idle>>,
     max_idle: usize,
+}
+
+/// An idle VM and the thread that gave it back (`None`: made by `fill`).
+#[derive(Debug)]
+struct Idle {
+    vm: Vm,
+    by: Option<ThreadId>,
 }
 
 impl Pool {
@@ -30,16 +45,25 @@ impl Pool {
     pub fn fill(&self, count: usize) -> Result<(), Error> {
         while self.idle_count() < count.min(self.max_idle) {
             let vm = self.template.instantiate(&self.hypervisor)?;
-            self.lock().push(vm);
+            self.lock().push(Idle { vm, by: None });
         }
         Ok(())
     }
 
-    /// An idle VM if there is one, else a new one from the template.
+    /// An idle VM if there is one — the one this thread gave back last if
+    /// it is idle, else the last given back — else a new one from the
+    /// template.
     pub fn take(&self) -> Result<Vm, Error> {
-        let idle = self.lock().pop();
+        let me = std::thread::current().id();
+        let idle = {
+            let mut idle = self.lock();
+            match idle.iter().rposition(|vm| vm.by == Some(me)) {
+                Some(mine) => Some(idle.remove(mine)),
+                None => idle.pop(),
+            }
+        };
         match idle {
-            Some(vm) => Ok(vm),
+            Some(idle) => Ok(idle.vm),
             None => self.template.instantiate(&self.hypervisor),
         }
     }
@@ -51,7 +75,8 @@ impl Pool {
             return;
         }
         if vm.reset(&self.template).is_ok() {
-            self.lock().push(vm);
+            let by = Some(std::thread::current().id());
+            self.lock().push(Idle { vm, by });
         }
     }
 
@@ -59,7 +84,7 @@ impl Pool {
         self.lock().len()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Vm>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Idle>> {
         // A panic while holding the lock cannot leave the Vec inconsistent.
         self.idle
             .lock()

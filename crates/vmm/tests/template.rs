@@ -104,3 +104,27 @@ fn fill_creates_idle_vms_up_to_the_bound() {
     pool.fill(5).expect("fill");
     assert_eq!(pool.idle_count(), 3);
 }
+
+/// A pooled VM, by its memory.
+fn id(vm: &Vm) -> u64 {
+    vm.ram().host_address()
+}
+
+#[test]
+fn a_thread_gets_back_the_vm_it_gave_back() {
+    let hv = Arc::new(Hypervisor::open().expect("these tests need a usable /dev/kvm"));
+    let pool = Pool::new(hv.clone(), Arc::new(template(&hv)), 4);
+    let (mine, theirs) = (pool.take().expect("vm"), pool.take().expect("vm"));
+    let (my_id, their_id) = (id(&mine), id(&theirs));
+    pool.give_back(mine);
+    // Given back last, by another thread: on top of the pool.
+    std::thread::scope(|s| {
+        s.spawn(|| pool.give_back(theirs));
+    });
+    let mut again = pool.take().expect("vm");
+    assert_eq!(id(&again), my_id, "this thread's own VM, not the top one");
+    assert_eq!(ping(&mut again, 1), 2);
+    // A thread that gave none back gets the last one given back.
+    let other = std::thread::scope(|s| s.spawn(|| id(&pool.take().expect("vm"))).join());
+    assert_eq!(other.expect("taker"), their_id);
+}
