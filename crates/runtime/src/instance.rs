@@ -103,11 +103,11 @@ impl Instance {
     }
 
     /// As [`Instance::run`], but the ended instance stays, for the caller
-    /// to drop when it suits it — a server's worker drops it once it has
-    /// made its next instance, so the VM entry of one and the reset of the
-    /// other overlap. A VM instance's host handles are closed by now (its
-    /// stdout's reader has seen the end) and its sysd asked to park; in
-    /// process, the streams close only when it is dropped.
+    /// to drop when it suits it — a server's worker answers the request
+    /// first, and its VM's hold and reset come after. A VM instance's host
+    /// handles are closed by now (its stdout's reader sees the end) and
+    /// its sysd asked to park; in process, the streams close only when it
+    /// is dropped.
     pub fn run_and_end(&mut self) -> Outcome {
         let outcome = self.call_start();
         if let Kind::Vm(instance) = &mut self.kind {

@@ -6,6 +6,7 @@
 //! the thread that owns the [`Vm`]. Untrusted input: everything sysd writes
 //! (call page, registers, ring-0 stack contents) and the sysd image bytes.
 
+mod affinity;
 mod arch;
 mod call;
 mod clock;
