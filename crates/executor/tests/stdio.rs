@@ -4,7 +4,7 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 
 use wasc_executor::{Errno, Executor, StdioFd};
 use wasc_wire::hostop::OpCode;
@@ -75,9 +75,15 @@ fn close_all_ends_the_streams_while_the_executor_lives() {
     assert_eq!(f.run(OpCode::Write, &[1, 0, 4]), Ok(4));
 
     f.executor.close_all();
-    // The reader sees the end with the executor still alive.
+    // The reader sees the end with the executor still alive. Non-blocking,
+    // so a write end left open fails the read (EAGAIN) instead of hanging.
+    // SAFETY: fcntl(F_SETFL) only changes the flags of our own descriptor.
+    let set = unsafe { libc::fcntl(stdout_r.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+    assert_eq!(set, 0);
     let mut out = String::new();
-    stdout_r.read_to_string(&mut out).expect("stdout");
+    stdout_r
+        .read_to_string(&mut out)
+        .expect("stdout at its end, not waiting for more");
     assert_eq!(out, "body");
     // Every handle is gone; the inherited ones were let go of, not closed.
     assert_eq!(f.run(OpCode::Write, &[1, 0, 4]), Err(Errno::BADF));

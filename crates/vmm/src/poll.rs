@@ -314,8 +314,7 @@ impl Drop for PollThread {
 /// The vCPU thread: runs sysd; while sysd is parked sleeps until woken;
 /// hands the vCPU over when the host holds it. Returns the vCPU if it has
 /// it when told to stop.
-fn vcpu_loop(vcpu: VcpuFd, ram: &GuestRam, shared: &Shared, apart: Apart) -> Option<VcpuFd> {
-    let mut vcpu = vcpu;
+fn vcpu_loop(mut vcpu: VcpuFd, ram: &GuestRam, shared: &Shared, apart: Apart) -> Option<VcpuFd> {
     loop {
         {
             let mut control = shared.lock();

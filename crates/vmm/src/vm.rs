@@ -298,8 +298,7 @@ impl Vm {
     pub fn start_early(&mut self) -> Result<(), Error> {
         if self.pristine && self.vcpu.is_held() && matches!(self.transport, Transport::Poll { .. })
         {
-            call::CallPageRef::new(&self.ram)?.write_poll_control(EARLY_SPIN_LIMIT);
-            self.vcpu.resume();
+            self.release(EARLY_SPIN_LIMIT)?;
         }
         Ok(())
     }
@@ -329,9 +328,16 @@ impl Vm {
     /// is released with the control word written again: a hold set sysd's
     /// spin limit to 0, and a reset put back the template's (sync).
     pub(crate) fn poll_thread(&mut self) -> Result<Option<&PollThread>, Error> {
-        if let (true, Transport::Poll { spin_limit }) = (self.vcpu.is_held(), self.transport) {
-            call::CallPageRef::new(&self.ram)?.write_poll_control(spin_limit);
+        match (self.vcpu.is_held(), self.transport) {
+            (true, Transport::Poll { spin_limit }) => self.release(spin_limit),
+            _ => Ok(self.vcpu.resume()),
         }
+    }
+
+    /// Gives a held vCPU back to its thread, sysd polling `spin_limit`
+    /// times before it parks.
+    fn release(&mut self, spin_limit: u32) -> Result<Option<&PollThread>, Error> {
+        call::CallPageRef::new(&self.ram)?.write_poll_control(spin_limit);
         Ok(self.vcpu.resume())
     }
 

@@ -55,7 +55,12 @@ impl Setup {
     /// memory 0, then ends (window retired, VM given back): the pooled VM,
     /// reset, for the next one.
     fn after_a_first_instance(&mut self) -> Vm {
+        self.after_a_first_instance_in(Transport::Sync)
+    }
+
+    fn after_a_first_instance_in(&mut self, transport: Transport) -> Vm {
         let mut vm = self.pool.take().expect("vm");
+        vm.set_transport(transport).expect("transport");
         self.set(0, 0x11);
         self.map(&mut vm, 0);
         assert_eq!(read(&mut vm).expect("read"), 0x11);
@@ -70,19 +75,23 @@ impl Setup {
     /// reset VM's sysd started early: it runs, pristine, while the retired
     /// window still maps memory 0.
     fn after_a_first_instance_started_early(&mut self) -> Vm {
-        let mut vm = self.pool.take().expect("vm");
-        vm.set_transport(Transport::Poll { spin_limit: 2000 })
-            .expect("poll");
-        self.set(0, 0x11);
-        self.map(&mut vm, 0);
-        assert_eq!(read(&mut vm).expect("read"), 0x11);
-        vm.retire_window().expect("retire");
-        self.pool.give_back(vm);
-        let mut vm = self.pool.take().expect("the same vm, reset");
+        let mut vm = self.after_a_first_instance_in(Transport::Poll { spin_limit: 2000 });
         assert!(vm.vcpu_held(), "a reset VM's sysd waits for its next call");
         vm.start_early().expect("start early");
         assert!(!vm.vcpu_held(), "started early, sysd runs");
         vm
+    }
+}
+
+/// A read through a window that is not mapped faults instead of returning
+/// the last instance's byte.
+fn faults_reading_the_window(vm: &mut Vm) {
+    match read(vm) {
+        Err(Error::Vcpu(e)) => {
+            let fault = e.fault().expect("a page fault");
+            assert_eq!((fault.vector, fault.address), (14, layout::WINDOW + 8));
+        }
+        other => panic!("expected a page fault, got {other:?}"),
     }
 }
 
@@ -120,13 +129,7 @@ fn a_call_without_a_mapped_window_never_reaches_the_last_instances_memory() {
     // No window mapped for this instance: the retired one is removed before
     // sysd runs, so the read faults instead of returning the old byte.
     let mut vm = s.after_a_first_instance();
-    match read(&mut vm) {
-        Err(Error::Vcpu(e)) => {
-            let fault = e.fault().expect("a page fault");
-            assert_eq!((fault.vector, fault.address), (14, layout::WINDOW + 8));
-        }
-        other => panic!("expected a page fault, got {other:?}"),
-    }
+    faults_reading_the_window(&mut vm);
 }
 
 #[test]
@@ -207,13 +210,7 @@ fn started_early_the_next_instance_elsewhere_sees_only_its_own_memory() {
 fn started_early_a_call_without_a_mapped_window_never_reaches_the_last_instances_memory() {
     let mut s = setup();
     let mut vm = s.after_a_first_instance_started_early();
-    match read(&mut vm) {
-        Err(Error::Vcpu(e)) => {
-            let fault = e.fault().expect("a page fault");
-            assert_eq!((fault.vector, fault.address), (14, layout::WINDOW + 8));
-        }
-        other => panic!("expected a page fault, got {other:?}"),
-    }
+    faults_reading_the_window(&mut vm);
 }
 
 #[test]
