@@ -305,9 +305,9 @@ impl Vm {
 
     /// Before the host writes a request: sysd is about to see this
     /// instance's input, so it is pristine no more; one started early goes
-    /// back to this VM's spin limit.
+    /// back to this VM's spin limit (a held one gets it with its release).
     pub(crate) fn end_pristine(&mut self) -> Result<(), Error> {
-        if std::mem::take(&mut self.pristine) {
+        if std::mem::take(&mut self.pristine) && !self.vcpu.is_held() {
             if let Transport::Poll { spin_limit } = self.transport {
                 call::CallPageRef::new(&self.ram)?.write_poll_control(spin_limit);
             }
