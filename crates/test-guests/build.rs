@@ -66,7 +66,7 @@ fn tools_dir() -> PathBuf {
 /// The real programs of the third-party tests: built for `wasm32-wasip1`
 /// by `scripts/install-deps`. Missing ones are an error, not a skipped test.
 fn third_party_programs(tools: &Path) -> Vec<(&'static str, PathBuf)> {
-    ["rg", "zopfli"]
+    ["coreutils", "rg", "zopfli"]
         .into_iter()
         .map(|name| {
             let wasm = tools.join(format!("wasm/bin/{name}.wasm"));

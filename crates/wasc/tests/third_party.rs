@@ -1,9 +1,11 @@
 //! Real programs nobody wrote for these tests, run in every mode against the
 //! golden report recorded in process (wasmtime 48's WASI, the reference):
 //! ripgrep (a search over a directory tree: readdir, stat, symlinks,
-//! ignore files, stdin) and zopfli (a compressor that writes its output a
-//! byte per call), both built from their crates.io sources for
-//! `wasm32-wasip1` by `scripts/install-deps`, and `ztree`, a tree tool
+//! ignore files, stdin), zopfli (a compressor that writes its output a
+//! byte per call) and uutils coreutils (cp, rm, ln, ls, split, sort, ...:
+//! path operations as a real program makes them), built from their
+//! crates.io sources for `wasm32-wasip1` by `scripts/install-deps`, and
+//! `ztree`, a tree tool
 //! written in Zig and built with Zig's own toolchain, whose std calls WASI
 //! without wasi-libc. Status, stdout, stderr and the granted tree afterwards
 //! must equal the reference byte for byte.
@@ -70,6 +72,12 @@ fn rg(name: &str, args: &[&str]) -> Case {
     tree(Case::new(name, guests::THIRD_PARTY_RG)).args(args)
 }
 
+/// One coreutils utility (the multi-call binary's first argument) over
+/// the tree.
+fn coreutils(name: &str, args: &[&str]) -> Case {
+    tree(Case::new(name, guests::THIRD_PARTY_COREUTILS)).args(args)
+}
+
 macro_rules! differential {
     ($($name:ident => $case:expr;)*) => {
         $(
@@ -99,6 +107,15 @@ differential! {
         .args(&["/sandbox/README.md", "/sandbox/data/big.txt", "/sandbox/empty.txt", "/sandbox/link-to-readme"]);
     zopfli_missing_input => tree(Case::new("zopfli_missing_input", guests::THIRD_PARTY_ZOPFLI))
         .args(&["/sandbox/nothing-here"]);
+    cu_cp_files_and_a_link => coreutils("cu_cp_files_and_a_link", &["cp", "/sandbox/README.md", "/sandbox/link-to-readme", "/sandbox/empty.txt", "/sandbox/src/"]);
+    cu_rm_recursive_and_missing => coreutils("cu_rm_recursive_and_missing", &["rm", "-r", "/sandbox/data", "/sandbox/dangling", "/sandbox/missing", "/sandbox/link-to-src"]);
+    cu_ln_symbolic => coreutils("cu_ln_symbolic", &["ln", "-s", "../README.md", "/sandbox/src/readme"]);
+    cu_ln_hard_through_links => coreutils("cu_ln_hard_through_links", &["ln", "/sandbox/README.md", "/sandbox/escape", "/sandbox/notes/"]);
+    cu_split_lines => coreutils("cu_split_lines", &["split", "-l", "150", "/sandbox/data/big.txt", "/sandbox/part-"]);
+    cu_sort_into_a_file => coreutils("cu_sort_into_a_file", &["sort", "-r", "-o", "/sandbox/sorted.txt", "/sandbox/data/big.txt", "/sandbox/README.md"]);
+    cu_ls_recursive => coreutils("cu_ls_recursive", &["ls", "-1aRF", "/sandbox"]);
+    cu_truncate_and_create => coreutils("cu_truncate_and_create", &["truncate", "-s", "100", "/sandbox/empty.txt", "/sandbox/new.txt", "/sandbox/data/big.txt"]);
+    cu_cat_through_an_escape => coreutils("cu_cat_through_an_escape", &["cat", "/sandbox/escape", "/sandbox/link-to-readme", "-"]).stdin(b"from stdin\n");
     zig_ztree => tree(Case::new("zig_ztree", guests::ZIG_ZTREE))
         .args(&["one", "two words"])
         .env(&["ZTREE_MODE=differential"]);
